@@ -1,0 +1,404 @@
+"""Is this dataset fit to train on? The stats table, a verdict, and every problem
+found, each with why it matters and how to fix it.
+
+Problems are errors (training cannot work, or its results would be meaningless)
+or warnings (training works, but worse than it could). A dataset with no errors
+is fit to train.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from deepfake_coach.data.duplicates import near_duplicate_pairs
+from deepfake_coach.data.layout import (
+    CLASSES,
+    DERIVED_DIR,
+    IMAGE_EXTENSIONS,
+    SPLITS,
+    class_of,
+    expected_tree,
+    is_hidden,
+    split_of,
+    visible_files,
+)
+from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
+from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+MIN_PER_CLASS = 500  # the beginner's guide's minimum for real photos
+MAX_IMBALANCE = 1.5
+MIN_SIDE = 64  # pixels; smaller images hold too little detail for a face detector
+DEMO_MANIFEST = "manifest.csv"
+EXAMPLES_SHOWN = 5
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass
+class Problem:
+    code: str
+    severity: Severity
+    title: str
+    why: str
+    fix: str
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DatasetReport:
+    data_dir: Path
+    counts: dict[str, dict[str, int]]
+    problems: list[Problem]
+    is_demo: bool = False
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def fit_to_train(self) -> bool:
+        return not self.errors
+
+    @property
+    def total(self) -> int:
+        return sum(sum(by_class.values()) for by_class in self.counts.values())
+
+    @property
+    def verdict(self) -> str:
+        if self.errors:
+            n = len(self.errors)
+            return f"Not ready for training: {n} problem{'s' if n > 1 else ''} to fix first."
+        if self.warnings:
+            n = len(self.warnings)
+            return f"Looks good for training, with {n} thing{'s' if n > 1 else ''} worth reading below."
+        return "Looks good for training."
+
+    def to_dict(self) -> dict:
+        return {
+            "data_dir": str(self.data_dir),
+            "fit_to_train": self.fit_to_train,
+            "verdict": self.verdict,
+            "counts": self.counts,
+            "total": self.total,
+            "is_demo": self.is_demo,
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+
+def check_dataset(data_dir: Path, progress: Progress = NO_PROGRESS, save_report: bool = True) -> DatasetReport:
+    """Look at everything under `data_dir` and judge it; never raises for a bad dataset."""
+    data_dir = Path(data_dir)
+    empty = {split: {label: 0 for label in CLASSES} for split in SPLITS}
+    if not data_dir.exists():
+        return DatasetReport(data_dir, empty, [_missing_dataset(data_dir)])
+    if not data_dir.is_dir():
+        return DatasetReport(data_dir, empty, [_not_a_folder(data_dir)])
+
+    problems = _layout_problems(data_dir)
+    class_files, stray = _collect(data_dir)
+    cache = ScanCache(data_dir / DERIVED_DIR / "scan-cache.json")
+    all_files = [path for files in class_files.values() for path in files]
+    infos = scan_images(all_files, data_dir, cache, progress, description="Checking images")
+    cache.retain({path.relative_to(data_dir).as_posix() for path in all_files})
+    cache.save()
+
+    usable = {key: [p for p in files if infos[p].ok and p.suffix.lower() in IMAGE_EXTENSIONS] for key, files in class_files.items()}
+    counts = {split: {label: len(usable.get((split, label), [])) for label in CLASSES} for split in SPLITS}
+    is_demo = (data_dir / DEMO_MANIFEST).is_file()
+
+    problems += _stray_problems(data_dir, stray)
+    problems += _file_problems(data_dir, class_files, infos)
+    problems += _count_problems(data_dir, counts, problems, is_demo)
+    problems += _duplicate_problems(data_dir, usable, infos)
+    report = DatasetReport(data_dir, counts, problems, is_demo)
+    if save_report:
+        _save(report)
+    return report
+
+
+# --- the layout ------------------------------------------------------------------------------
+
+
+def _missing_dataset(data_dir: Path) -> Problem:
+    return Problem(
+        "missing_dataset",
+        "error",
+        f"There is no dataset folder at {data_dir}.",
+        "Training reads images from this folder, laid out like this:\n" + expected_tree(data_dir),
+        "Get a dataset first: `dfcoach data download tiny_demo` (offline, seconds), or "
+        "`dfcoach data organize YOUR_FOLDER` for your own real/ and fake/ images. "
+        "If your dataset is elsewhere, pass --data-dir PATH.",
+    )
+
+
+def _not_a_folder(data_dir: Path) -> Problem:
+    return Problem(
+        "not_a_folder",
+        "error",
+        f"{data_dir} is a file, not a folder.",
+        "A dataset is a folder of images sorted into train/val/test and real/fake.",
+        "Pass the folder with --data-dir, or unzip the file first and run `dfcoach data organize` on what it holds.",
+    )
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
+
+
+def _layout_problems(data_dir: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    missing: list[str] = []
+    renames: list[str] = []
+    for split in SPLITS:
+        split_dir = data_dir / split
+        if not split_dir.is_dir():
+            missing.append(f"{split}/")
+            alias = next((c for c in _children(data_dir) if c.is_dir() and split_of(c.name) == split), None)
+            if alias is not None:
+                renames.append(f"mv {alias} {split_dir}")
+            continue
+        for label in CLASSES:
+            if not (split_dir / label).is_dir():
+                missing.append(f"{split}/{label}/")
+                alias = next((c for c in _children(split_dir) if c.is_dir() and class_of(c.name) == label), None)
+                if alias is not None:
+                    renames.append(f"mv {alias} {split_dir / label}")
+    if missing:
+        fix = (
+            "Rename the folders: " + "; ".join(renames)
+            if renames
+            else "Create the missing folders and put images in them, or rebuild the dataset with "
+            "`dfcoach data organize YOUR_FOLDER --force`."
+        )
+        problems.append(
+            Problem(
+                "missing_folders",
+                "error",
+                f"{len(missing)} folder{'s are' if len(missing) > 1 else ' is'} missing: {', '.join(missing)}",
+                "Training needs every split (train to learn, val to tune, test to judge) with both classes:\n"
+                + expected_tree(data_dir),
+                fix,
+            )
+        )
+    return problems
+
+
+def _collect(data_dir: Path) -> tuple[dict[tuple[str, str], list[Path]], list[Path]]:
+    """Files in each split/class folder (any depth), and files or folders that training will ignore."""
+    class_files: dict[tuple[str, str], list[Path]] = {}
+    stray: list[Path] = []
+    for entry in _children(data_dir):
+        if _not_data(entry):
+            continue
+        if entry.is_dir() and entry.name in SPLITS:
+            for class_dir in _children(entry):
+                if _not_data(class_dir):
+                    continue
+                if class_dir.is_dir() and class_dir.name in CLASSES:
+                    class_files[(entry.name, class_dir.name)] = visible_files(class_dir)
+                elif not (class_dir.is_dir() and class_of(class_dir.name)):  # "Real/" is reported with its rename
+                    stray.append(class_dir)
+        elif not (entry.is_dir() and split_of(entry.name)):
+            stray.append(entry)
+    return class_files, stray
+
+
+def _not_data(entry: Path) -> bool:
+    """Our own files and the ones people and systems leave beside the images."""
+    return is_hidden(entry.name) or entry.name == DEMO_MANIFEST or entry.name.lower().startswith("readme")
+
+
+def _stray_problems(data_dir: Path, stray: list[Path]) -> list[Problem]:
+    if not stray:
+        return []
+    return [
+        Problem(
+            "ignored_entries",
+            "warning",
+            f"{len(stray)} file{'s' if len(stray) > 1 else ''} or folder{'s' if len(stray) > 1 else ''} outside the real/ and fake/ folders will be ignored.",
+            "Training only reads images inside SPLIT/real/ and SPLIT/fake/.",
+            "Move images into the right real/ or fake/ folder, or delete what does not belong.",
+            [_rel(data_dir, p) for p in stray],
+        )
+    ]
+
+
+# --- the files -------------------------------------------------------------------------------
+
+
+def _file_problems(data_dir: Path, class_files: dict[tuple[str, str], list[Path]], infos: dict[Path, ImageInfo]) -> list[Problem]:
+    unreadable: list[str] = []
+    misnamed: list[str] = []
+    small: list[str] = []
+    for files in class_files.values():
+        for path in files:
+            info = infos[path]
+            if not info.ok:
+                unreadable.append(f"{_rel(data_dir, path)}: {info.problem}")
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                misnamed.append(f"{_rel(data_dir, path)} ({info.format} image)")
+            elif min(info.width, info.height) < MIN_SIDE:
+                small.append(f"{_rel(data_dir, path)} ({info.width}x{info.height})")
+    problems = []
+    if unreadable:
+        problems.append(
+            Problem(
+                "unreadable_files",
+                "warning",
+                f"{len(unreadable)} file{'s' if len(unreadable) > 1 else ''} cannot be read as images.",
+                "dfcoach skips them when training, but they usually mean a download or copy went wrong, "
+                "and the images you think you have are fewer.",
+                "Delete these files, or download them again.",
+                unreadable,
+            )
+        )
+    if misnamed:
+        problems.append(
+            Problem(
+                "wrong_extension",
+                "warning",
+                f"{len(misnamed)} image{'s have' if len(misnamed) > 1 else ' has'} a name that does not end like an image.",
+                "Training looks for .jpg, .jpeg, .png, .bmp, .webp and .tif files, so these are ignored.",
+                "Rename them with the right ending (for example photo.jpg), or let "
+                "`dfcoach data organize` do it for you.",
+                misnamed,
+            )
+        )
+    if small:
+        problems.append(
+            Problem(
+                "too_small",
+                "warning",
+                f"{len(small)} image{'s are' if len(small) > 1 else ' is'} smaller than {MIN_SIDE} pixels on a side.",
+                "The traces fakes leave are in fine detail; a tiny image has none left, and enlarging it for "
+                "training only adds blur.",
+                f"Remove them, or replace them with larger versions (128 px or more).",
+                small,
+            )
+        )
+    return problems
+
+
+def _count_problems(data_dir: Path, counts: dict[str, dict[str, int]], found: list[Problem], is_demo: bool) -> list[Problem]:
+    problems = []
+    missing_codes = {p.code for p in found}
+    empty = [
+        f"{split}/{label}/"
+        for split in SPLITS
+        for label in CLASSES
+        if counts[split][label] == 0 and (data_dir / split / label).is_dir()
+    ]
+    if empty:
+        problems.append(
+            Problem(
+                "empty_class",
+                "error",
+                f"{len(empty)} folder{'s have' if len(empty) > 1 else ' has'} no usable images: {', '.join(empty)}",
+                "A model cannot learn a class it never sees, and a split without both classes cannot measure anything.",
+                "Add images to these folders, or rebuild the dataset from your images with "
+                "`dfcoach data organize YOUR_FOLDER --force`, which fills every split.",
+            )
+        )
+    unbalanced = []
+    for split in SPLITS:
+        real, fake = counts[split]["real"], counts[split]["fake"]
+        if min(real, fake) > 0 and max(real, fake) / min(real, fake) > MAX_IMBALANCE:
+            unbalanced.append(f"{split}: {real:,} real vs {fake:,} fake ({max(real, fake) / min(real, fake):.1f} : 1)")
+    if unbalanced:
+        problems.append(
+            Problem(
+                "imbalance",
+                "warning",
+                f"The classes are unbalanced (more than {MAX_IMBALANCE} : 1) in {len(unbalanced)} split{'s' if len(unbalanced) > 1 else ''}.",
+                "A model that always guesses the bigger class already scores high accuracy on unbalanced data, "
+                "so accuracy flatters it; it also learns to lean towards that class.",
+                "Add images of the smaller class, or leave out some of the bigger one, until they are within "
+                f"{MAX_IMBALANCE} : 1. `dfcoach evaluate` also reports ROC AUC, which imbalance does not flatter.",
+                unbalanced,
+            )
+        )
+    few = [f"{label}: {counts['train'][label]:,}" for label in CLASSES if 0 < counts["train"][label] < MIN_PER_CLASS]
+    if few and not is_demo and "missing_folders" not in missing_codes:
+        problems.append(
+            Problem(
+                "too_few",
+                "warning",
+                f"Fewer than {MIN_PER_CLASS} training images per class ({', '.join(few)}).",
+                "With few examples a model memorises them instead of learning what makes a face fake, "
+                "and its accuracy on new images stays low.",
+                f"Aim for at least {MIN_PER_CLASS} per class (thousands are better): the Kaggle 140k dataset "
+                "has plenty (`dfcoach data list`).",
+            )
+        )
+    return problems
+
+
+def _duplicate_problems(data_dir: Path, usable: dict[tuple[str, str], list[Path]], infos: dict[Path, ImageInfo]) -> list[Problem]:
+    entries = [(split, label, path) for (split, label), files in sorted(usable.items()) for path in files]
+    pairs = near_duplicate_pairs([infos[path].phash for _, _, path in entries])
+    leaks: list[str] = []
+    conflicts: list[str] = []
+    for i, j in pairs:
+        (split_a, label_a, a), (split_b, label_b, b) = entries[i], entries[j]
+        line = f"{_rel(data_dir, a)} = {_rel(data_dir, b)}"
+        if split_a != split_b:
+            leaks.append(line)
+        elif label_a != label_b:
+            conflicts.append(line)
+    problems = []
+    if leaks:
+        splits = Counter(f"{entries[i][0]}/{entries[j][0]}" for i, j in pairs if entries[i][0] != entries[j][0])
+        problems.append(
+            Problem(
+                "leakage",
+                "error",
+                f"{len(leaks)} image{'s appear' if len(leaks) > 1 else ' appears'} in more than one split "
+                f"({', '.join(f'{k}: {v}' for k, v in sorted(splits.items()))}).",
+                "This is leakage: the model is tested on pictures it trained on, so its test accuracy is a lie "
+                "that will not hold on new images.",
+                "Delete one copy of each pair below (keep it in train), or rebuild the dataset with "
+                "`dfcoach data organize YOUR_FOLDER --force`, which keeps copies of a picture in one split.",
+                leaks,
+            )
+        )
+    if conflicts:
+        problems.append(
+            Problem(
+                "conflicting_labels",
+                "warning",
+                f"{len(conflicts)} picture{'s are' if len(conflicts) > 1 else ' is'} both in real/ and in fake/.",
+                "The same picture cannot be both; the model is taught two opposite answers for it.",
+                "Find out which folder each belongs in and delete the other copy.",
+                conflicts,
+            )
+        )
+    return problems
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _rel(data_dir: Path, path: Path) -> str:
+    try:
+        return path.relative_to(data_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _save(report: DatasetReport) -> None:
+    try:
+        atomic_write_text(report.data_dir / DERIVED_DIR / "report.json", json.dumps(report.to_dict(), indent=2))
+    except OSError:
+        pass  # a read-only dataset can still be checked

@@ -1,0 +1,50 @@
+"""`dfcoach data download NAME`: get a dataset onto disk in the training layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepfake_coach.data.catalog import CHOICES, get_choice
+from deepfake_coach.data.sources import sample
+from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, from_os_error
+from deepfake_coach.fsutil import staged_directory
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+DOWNLOADABLE = ("tiny_demo", "sample")
+
+
+def download_tiny_demo(
+    data_dir: Path, images_per_class: int = 500, seed: int = 0, replace: bool = False, progress: Progress = NO_PROGRESS
+) -> int:
+    """Generate the offline demo into `data_dir` (atomically); returns the number of images."""
+    from deepfake_coach.data.sources import tiny_demo
+
+    if images_per_class < 10:
+        raise UsageError("--images-per-class must be at least 10, so that val and test get images too.", hint="The default, 500, is a good start.")
+    try:
+        with staged_directory(Path(data_dir), replace=replace) as staging:
+            images = tiny_demo.generate(staging, images_per_class=images_per_class, seed=seed, progress=progress)
+    except KeyboardInterrupt:
+        raise Interrupted(f"Stopped by you. {data_dir} is as it was before.", hint="Run the same command again when you are ready.") from None
+    except OSError as error:
+        raise from_os_error(error, f"write the demo dataset to {data_dir}") from None
+    return len(images)
+
+
+def create_sample(data_dir: Path) -> list[Path]:
+    try:
+        return sample.create_skeleton(Path(data_dir))
+    except OSError as error:
+        raise from_os_error(error, f"create the folders in {data_dir}") from None
+
+
+def not_downloadable(name: str) -> CoachError:
+    """What to tell someone who asks for a dataset dfcoach cannot fetch by itself (yet)."""
+    names = [choice.name for choice in CHOICES]
+    if name not in names:
+        return UsageError(f"There is no dataset called {name!r}.", hint=f"Choose one of: {', '.join(DOWNLOADABLE)} (see `dfcoach data list`).")
+    choice = get_choice(name)
+    return DataError(
+        f"dfcoach cannot download {choice.title} by itself in this version.",
+        hint=f"To use it: {choice.how_to_get}",
+    )

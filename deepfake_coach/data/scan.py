@@ -1,0 +1,143 @@
+"""Look at every image once: can it be decoded, how big is it, and what is its
+perceptual hash (for finding the same picture in two splits).
+
+JPEGs are decoded in Pillow's draft mode (DCT scaling to about 64 px): the
+whole compressed stream is still read, so truncated and corrupt files are
+caught, at a fraction of the cost of a full decode. Results are cached in
+`dataset/.dfcoach/scan-cache.json`, keyed by path, size and modification time,
+so checking the same dataset again is nearly instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What one file turned out to be. `problem` is None for a usable image."""
+
+    format: str | None = None
+    width: int = 0
+    height: int = 0
+    phash: int | None = None  # 64-bit DCT perceptual hash
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def inspect_image(path: Path) -> ImageInfo:
+    """Decode `path` (cheaply) and describe it; never raises for a bad file."""
+    import imagehash
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if path.stat().st_size == 0:
+            return ImageInfo(problem="empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns about odd EXIF and huge images; we report instead
+            with Image.open(path) as image:
+                image_format, (width, height) = image.format, image.size
+                image.draft("RGB", (64, 64))
+                grey = image.convert("L")
+    except UnidentifiedImageError:
+        return ImageInfo(problem="not an image (the file's content is not a picture format dfcoach can read)")
+    except Image.DecompressionBombError:
+        return ImageInfo(problem="too large to open safely (over 178 million pixels)")
+    except (OSError, SyntaxError, ValueError) as error:
+        return ImageInfo(format=None, problem=f"corrupt or truncated image ({error})")
+    return ImageInfo(format=image_format, width=width, height=height, phash=_hash_to_int(imagehash.phash(grey)))
+
+
+def _hash_to_int(image_hash) -> int:
+    value = 0
+    for bit in image_hash.hash.flatten():
+        value = (value << 1) | int(bit)
+    return value
+
+
+class ScanCache:
+    """Results of earlier scans of one dataset, valid while a file's size and mtime are unchanged."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._entries: dict[str, list] = {}
+        self._dirty = False
+        if path is not None and path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("version") == CACHE_VERSION:
+                    self._entries = data["entries"]
+            except (OSError, ValueError, KeyError, AttributeError):
+                self._entries = {}  # a damaged cache is only a slower scan
+
+    @staticmethod
+    def _stamp(stat: os.stat_result) -> list[int]:
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def get(self, key: str, stat: os.stat_result) -> ImageInfo | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != self._stamp(stat):
+            return None
+        return ImageInfo(**entry[1])
+
+    def put(self, key: str, stat: os.stat_result, info: ImageInfo) -> None:
+        self._entries[key] = [self._stamp(stat), asdict(info)]
+        self._dirty = True
+
+    def retain(self, keys: set[str]) -> None:
+        """Forget files that are gone, so the cache does not grow forever."""
+        stale = set(self._entries) - keys
+        for key in stale:
+            del self._entries[key]
+        self._dirty = self._dirty or bool(stale)
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        try:
+            atomic_write_text(self.path, json.dumps({"version": CACHE_VERSION, "entries": self._entries}))
+        except OSError:
+            pass  # read-only dataset: the cache is an optimisation, not a requirement
+        self._dirty = False
+
+
+def scan_images(
+    paths: Iterable[Path],
+    root: Path,
+    cache: ScanCache | None = None,
+    progress: Progress = NO_PROGRESS,
+    description: str = "Looking at images",
+) -> dict[Path, ImageInfo]:
+    """Inspect each file (relative keys under `root` for the cache)."""
+    paths = list(paths)
+    results: dict[Path, ImageInfo] = {}
+    with progress.task(description, total=len(paths), unit="files") as task:
+        for path in paths:
+            key = path.relative_to(root).as_posix()
+            try:
+                stat = path.stat()
+            except OSError as error:
+                results[path] = ImageInfo(problem=f"cannot be read ({error.strerror})")
+                task.advance()
+                continue
+            info = cache.get(key, stat) if cache else None
+            if info is None:
+                info = inspect_image(path)
+                if cache:
+                    cache.put(key, stat, info)
+            results[path] = info
+            task.advance()
+    return results

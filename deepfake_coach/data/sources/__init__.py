@@ -1,0 +1,1 @@
+"""Where a dataset comes from: the generated demo, an empty skeleton, Kaggle, FaceForensics++, a folder."""

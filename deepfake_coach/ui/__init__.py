@@ -1,0 +1,1 @@
+"""Everything a person sees or answers: consoles, progress display, prompts."""

@@ -1,0 +1,199 @@
+"""Progress display in three modes, chosen like pip does: rich bars on a terminal,
+plain lines for logs and pipes, nothing when quiet.
+
+Library code receives a `Progress` and opens tasks on it; it never knows which
+mode is on. `NO_PROGRESS` is the default for callers that want no output.
+
+    with progress.task("Generating demo images", total=1000, unit="images") as task:
+        for ...:
+            task.advance()
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import AbstractContextManager, contextmanager
+from enum import Enum
+from typing import IO, Callable, Iterator, Protocol
+
+from rich.console import Console
+
+
+class ProgressMode(str, Enum):
+    AUTO = "auto"
+    RICH = "rich"
+    PLAIN = "plain"
+    OFF = "off"
+
+
+class Task(Protocol):
+    def advance(self, n: int = 1) -> None: ...
+
+    def update(self, description: str | None = None, **fields: object) -> None: ...
+
+
+class Progress(Protocol):
+    def task(self, description: str, total: int | None = None, unit: str = "") -> AbstractContextManager[Task]: ...
+
+
+class _NullTask:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def update(self, description: str | None = None, **fields: object) -> None:
+        pass
+
+
+class OffProgress:
+    """Shows nothing (--quiet, or a library caller)."""
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None, unit: str = "") -> Iterator[Task]:
+        yield _NullTask()
+
+
+NO_PROGRESS = OffProgress()
+
+
+class _PlainTask:
+    def __init__(self, owner: "PlainProgress", description: str, total: int | None, unit: str, started: float):
+        self._owner = owner
+        self.description = description
+        self.total = total
+        self.unit = unit
+        self.completed = 0
+        self.fields: dict[str, object] = {}
+        self._last_line = started
+        self._last_percent = 0
+
+    def advance(self, n: int = 1) -> None:
+        self.completed += n
+        if not self.total or self.completed >= self.total:
+            return
+        # A line per `every_percent` of the work, but not more often than `min_interval`: a log
+        # of a long job shows steady progress, and a short job only its start and end.
+        percent = 100 * self.completed // self.total
+        now = self._owner.clock()
+        if percent - self._last_percent >= self._owner.every_percent and now - self._last_line >= self._owner.min_interval:
+            self._owner.write(f"{self.description}: {self.completed:,}/{self.total:,} {self.unit} ({percent}%){self.extra()}")
+            self._last_line, self._last_percent = now, percent
+
+    def update(self, description: str | None = None, **fields: object) -> None:
+        if description:
+            self.description = description
+        self.fields.update(fields)
+
+    def extra(self) -> str:
+        return "".join(f", {key} {value}" for key, value in self.fields.items())
+
+
+class PlainProgress:
+    """Plain lines for logs and pipes: the start, steady steps, and the end with the time taken."""
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        every_percent: int = 10,
+        min_interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._stream = stream
+        self.every_percent = every_percent
+        self.min_interval = min_interval
+        self.clock = clock
+
+    def write(self, line: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(line + "\n")
+        stream.flush()
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None, unit: str = "") -> Iterator[Task]:
+        started = self.clock()
+        handle = _PlainTask(self, description, total, unit, started)
+        size = f" ({total:,} {unit})".replace(" )", ")") if total else ""
+        self.write(f"{description}{size}...")
+        yield handle
+        elapsed = self.clock() - started
+        count = f"{handle.completed:,} {unit} ".replace("  ", " ") if handle.completed else ""
+        self.write(f"{handle.description}: done, {count}in {elapsed:.1f} s{handle.extra()}")
+
+
+class _RichTask:
+    def __init__(self, progress, task_id):
+        self._progress = progress
+        self._id = task_id
+
+    def advance(self, n: int = 1) -> None:
+        self._progress.advance(self._id, n)
+
+    def update(self, description: str | None = None, **fields: object) -> None:
+        info = "  ".join(f"{key} {value}" for key, value in fields.items())
+        if description is not None:
+            self._progress.update(self._id, description=description)
+        if fields:
+            self._progress.update(self._id, info=info)
+
+
+class RichProgress:
+    """Live bars on a terminal. Tasks may nest (epochs, then batches); the display
+    starts with the first open task and stops when the last one closes."""
+
+    def __init__(self, console: Console, get_time: Callable[[], float] | None = None, auto_refresh: bool = True):
+        from rich import progress as rp
+
+        self._bars = rp.Progress(
+            rp.TextColumn("[progress.description]{task.description}"),
+            rp.BarColumn(),
+            rp.MofNCompleteColumn(),
+            rp.TaskProgressColumn(),
+            rp.TimeElapsedColumn(),
+            rp.TextColumn("eta"),
+            rp.TimeRemainingColumn(),
+            rp.TextColumn("{task.fields[info]}"),
+            console=console,
+            get_time=get_time,
+            auto_refresh=auto_refresh,
+            transient=False,
+        )
+        self._open = 0
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None, unit: str = "") -> Iterator[Task]:
+        if self._open == 0:
+            self._bars.start()
+        self._open += 1
+        task_id = self._bars.add_task(description, total=total, info="")
+        try:
+            yield _RichTask(self._bars, task_id)
+        finally:
+            if total is not None:
+                self._bars.update(task_id, completed=self._bars.tasks[task_id].completed)
+            self._open -= 1
+            if self._open == 0:
+                self._bars.refresh()
+                self._bars.stop()
+                for task_id_done in list(self._bars.task_ids):
+                    self._bars.remove_task(task_id_done)
+
+
+def resolve_mode(requested: ProgressMode | str, console: Console) -> ProgressMode:
+    """`auto` becomes rich on a terminal and plain otherwise; DFCOACH_PROGRESS overrides auto."""
+    mode = ProgressMode(requested)
+    if mode is ProgressMode.AUTO:
+        env = os.environ.get("DFCOACH_PROGRESS", "").strip().lower()
+        if env in {m.value for m in ProgressMode} - {"auto"}:
+            return ProgressMode(env)
+        return ProgressMode.RICH if console.is_terminal and not console.is_dumb_terminal else ProgressMode.PLAIN
+    return mode
+
+
+def make_progress(mode: ProgressMode | str, console: Console) -> Progress:
+    mode = resolve_mode(mode, console)
+    if mode is ProgressMode.RICH:
+        return RichProgress(console)
+    if mode is ProgressMode.PLAIN:
+        return PlainProgress(console.file)
+    return NO_PROGRESS

@@ -1,0 +1,81 @@
+"""Results drawn for people: the dataset table and verdict, the dataset choices.
+
+Each function takes what the library computed and a console; the CLI and the
+wizard both call these, so a person sees the same thing either way.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
+from rich.table import Table
+
+from deepfake_coach.data.catalog import DatasetChoice
+from deepfake_coach.data.checks import DatasetReport, Problem
+from deepfake_coach.data.layout import CLASSES, SPLITS
+
+FILES_SHOWN = 5
+
+
+def dataset_table(counts: dict[str, dict[str, int]], title: str) -> Table:
+    """The beginner's guide's stats table: per split real, fake, total, and a grand total."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("Split")
+    for label in CLASSES:
+        table.add_column(label.capitalize(), justify="right")
+    table.add_column("Total", justify="right")
+    for split in SPLITS:
+        row = [counts[split][label] for label in CLASSES]
+        table.add_row(split, *(f"{n:,}" for n in row), f"{sum(row):,}")
+    totals = [sum(counts[split][label] for split in SPLITS) for label in CLASSES]
+    table.add_section()
+    table.add_row("[bold]Total[/bold]", *(f"[bold]{n:,}[/bold]" for n in totals), f"[bold]{sum(totals):,}[/bold]")
+    return table
+
+
+def render_dataset_report(report: DatasetReport, console: Console) -> None:
+    if report.total or report.fit_to_train:
+        console.print(dataset_table(report.counts, f"Dataset statistics: {escape(str(report.data_dir))}/"))
+    if report.fit_to_train:
+        console.print(f"\n[bold green]✓ {escape(report.verdict)}[/bold green]")
+    else:
+        console.print(f"\n[bold red]✗ {escape(report.verdict)}[/bold red]")
+    ordered = report.errors + report.warnings
+    for number, problem in enumerate(ordered, start=1):
+        _render_problem(number, problem, console, report)
+
+
+def _render_problem(number: int, problem: Problem, console: Console, report: DatasetReport) -> None:
+    tag = "[red]problem[/red]" if problem.severity == "error" else "[yellow]worth knowing[/yellow]"
+    console.print(f"\n[bold]{number}. {escape(problem.title)}[/bold] ({tag})")
+    console.print(Padding(f"[bold]Why it matters:[/bold] {escape(problem.why)}", (0, 0, 0, 3)))
+    console.print(Padding(f"[bold]How to fix:[/bold] {escape(problem.fix)}", (0, 0, 0, 3)))
+    if problem.files:
+        for line in problem.files[:FILES_SHOWN]:
+            console.print(f"     - {escape(line)}")
+        if len(problem.files) > FILES_SHOWN:
+            more = len(problem.files) - FILES_SHOWN
+            console.print(f"     ... and {more:,} more (all listed in {escape(str(report.data_dir))}/.dfcoach/report.json)")
+
+
+def render_dataset_choices(choices: tuple[DatasetChoice, ...], console: Console) -> None:
+    """A compact table (fits 80 columns), then how to get each one."""
+    table = Table(title="Datasets you can train on", title_justify="left")
+    table.add_column("Name", style="bold", no_wrap=True)
+    table.add_column("What it is")
+    table.add_column("Size")
+    table.add_column("Account")
+    table.add_column("Time to get")
+    for choice in choices:
+        badge = ""
+        if choice.recommended:
+            badge = "\n[green]★ recommended[/green]"
+        elif choice.good_first:
+            badge = "\n[cyan]★ first run[/cyan]"
+        table.add_row(escape(choice.name) + badge, escape(choice.title), escape(choice.size), escape(choice.account), escape(choice.time_to_get))
+    console.print(table)
+    console.print("\n[bold]How to get each one[/bold]")
+    for choice in choices:
+        console.print(Padding(f"[bold]{escape(choice.name)}[/bold]: {escape(choice.summary)}", (0, 0, 0, 2)))
+        console.print(Padding(escape(choice.how_to_get), (0, 0, 0, 4)), style="cyan")

@@ -1,0 +1,75 @@
+"""Shared helpers: every test makes its own images and folders in tmp_path."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from deepfake_coach.cli import app
+
+
+def image_bytes(seed: int, size: int = 72, fmt: str = "JPEG") -> bytes:
+    """A picture unlike any other seed's: random 8x8 blocks (distinct perceptual hashes) plus noise."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    picture = np.asarray(Image.fromarray(blocks).resize((size, size), Image.NEAREST), dtype=np.int16)
+    picture = np.clip(picture + rng.integers(-8, 9, picture.shape), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def write_image(path: Path, seed: int, size: int = 72, fmt: str = "JPEG") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(image_bytes(seed, size, fmt))
+    return path
+
+
+def make_faces_folder(root: Path, real: int = 20, fake: int = 20, seed_base: int = 0) -> Path:
+    """A person's own folder: real/ and fake/ with distinct images."""
+    for i in range(real):
+        write_image(root / "real" / f"real_{i:03d}.jpg", seed_base + i)
+    for i in range(fake):
+        write_image(root / "fake" / f"fake_{i:03d}.jpg", seed_base + 10_000 + i)
+    return root
+
+
+def make_dataset(root: Path, counts: dict[str, tuple[int, int]] | None = None, size: int = 72) -> Path:
+    """A dataset already in the training layout; counts maps split -> (real, fake)."""
+    counts = counts or {"train": (14, 14), "val": (4, 4), "test": (2, 2)}
+    seed = 0
+    for split, (n_real, n_fake) in counts.items():
+        for label, n in (("real", n_real), ("fake", n_fake)):
+            (root / split / label).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                seed += 1
+                write_image(root / split / label / f"{label}_{i:03d}.jpg", seed, size)
+    return root
+
+
+class Cli:
+    """Runs dfcoach in-process, the way a person would type it."""
+
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, env: dict | None = None):
+        return self.runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch):
+    """Tests see what CI sees: no debug tracebacks, plain progress lines."""
+    monkeypatch.delenv("DFCOACH_DEBUG", raising=False)
+    monkeypatch.delenv("DFCOACH_PROGRESS", raising=False)
+    monkeypatch.setenv("COLUMNS", "100")

@@ -1,0 +1,101 @@
+"""The conventions every command keeps: version, help, exit codes, stderr, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from deepfake_coach import __version__
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"dfcoach {__version__}"
+
+
+def test_no_arguments_shows_help(cli):
+    result = cli()
+    assert "Usage" in result.output
+    assert "data" in result.output
+
+
+def test_help_does_not_import_torch_or_cv2():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from deepfake_coach.cli import app\n"
+        "for args in (['--help'], ['data', '--help'], ['data', 'organize', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0\n"
+        "heavy = [m for m in ('torch', 'cv2', 'kaggle', 'PIL', 'numpy') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_python_dash_m_runs_the_same_cli():
+    result = subprocess.run([sys.executable, "-m", "deepfake_coach", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"dfcoach {__version__}"
+
+
+def test_console_script_is_installed():
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("dfcoach") == "deepfake_coach.cli:main"
+
+
+def test_expected_failure_goes_to_stderr_without_traceback(cli, tmp_path):
+    result = cli("data", "organize", tmp_path / "nowhere", "--data-dir", tmp_path / "dataset")
+    assert result.exit_code == 1
+    assert "does not exist" in result.stderr
+    assert "How to fix" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_debug_variable_shows_the_traceback(cli, tmp_path):
+    result = cli("data", "organize", tmp_path / "nowhere", "--data-dir", tmp_path / "d", env={"DFCOACH_DEBUG": "1"})
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr
+
+
+def test_unexpected_crash_is_short_unless_debugging(cli, tmp_path, monkeypatch):
+    import deepfake_coach.data.organize as organize_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(organize_module, "find_source", broken)
+    (tmp_path / "src").mkdir()
+    result = cli("data", "organize", tmp_path / "src", "--data-dir", tmp_path / "d")
+    assert result.exit_code == 1
+    assert "something unexpected went wrong: RuntimeError: boom" in result.stderr
+    assert "DFCOACH_DEBUG=1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_flag_value_is_a_usage_error(cli, tmp_path):
+    result = cli("data", "organize", tmp_path, "--split", "70/30")
+    assert result.exit_code == 2
+    assert "--split" in result.stderr
+
+
+def test_no_color_leaves_no_escape_codes(cli, tmp_path):
+    result = cli("data", "check", "--data-dir", tmp_path / "missing", env={"NO_COLOR": "1"})
+    assert "\x1b[" not in result.output
+
+
+def test_color_is_used_only_on_terminals_and_without_no_color(monkeypatch):
+    from deepfake_coach.ui import console
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    console.configure()
+    assert console.err().no_color
+    monkeypatch.delenv("NO_COLOR")
+    console.configure(no_color=True)
+    assert console.out().no_color
+    console.configure()
+    assert not console.out().no_color

@@ -1,0 +1,108 @@
+"""Progress in its three modes, and prompts that never hang without a terminal."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from deepfake_coach.errors import MissingAnswer
+from deepfake_coach.ui.progress import NO_PROGRESS, PlainProgress, ProgressMode, RichProgress, make_progress, resolve_mode
+from deepfake_coach.ui.prompts import NoInputPrompter, ScriptedPrompter, make_prompter
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_plain_progress_prints_steady_steps_and_a_summary():
+    stream, clock = io.StringIO(), FakeClock()
+    progress = PlainProgress(stream, every_percent=10, min_interval=2.0, clock=clock)
+    with progress.task("Checking images", total=100, unit="files") as task:
+        for _ in range(100):
+            clock.now += 1.0  # a slow job: one second per file
+            task.advance()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "Checking images (100 files)..."
+    assert lines[1] == "Checking images: 10/100 files (10%)"
+    assert lines[-2] == "Checking images: 90/100 files (90%)"
+    assert lines[-1] == "Checking images: done, 100 files in 100.0 s"
+    assert len(lines) == 11
+
+
+def test_plain_progress_keeps_short_jobs_to_two_lines():
+    stream, clock = io.StringIO(), FakeClock()
+    with PlainProgress(stream, clock=clock).task("Writing", total=1000, unit="images") as task:
+        for _ in range(1000):
+            clock.now += 0.001
+            task.advance()
+    assert stream.getvalue().splitlines() == ["Writing (1,000 images)...", "Writing: done, 1,000 images in 1.0 s"]
+
+
+def test_plain_progress_shows_live_fields():
+    stream, clock = io.StringIO(), FakeClock()
+    with PlainProgress(stream, clock=clock).task("Epoch 1", total=10, unit="batches") as task:
+        task.update(loss="0.4523", acc="78.50%")
+        clock.now = 10
+        task.advance(5)
+    assert "Epoch 1: 5/10 batches (50%), loss 0.4523, acc 78.50%" in stream.getvalue()
+
+
+def test_off_progress_prints_nothing(capsys):
+    with NO_PROGRESS.task("x", total=3) as task:
+        task.advance(3)
+        task.update(loss=1)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_rich_progress_renders_bars_and_nested_tasks():
+    output = io.StringIO()
+    console = Console(file=output, width=100, force_terminal=True, color_system=None)
+    clock = FakeClock()
+    progress = RichProgress(console, get_time=clock, auto_refresh=False)
+    with progress.task("Epochs", total=2) as epochs:
+        with progress.task("Batches", total=4) as batches:
+            batches.advance(4)
+            batches.update(loss="0.31")
+        epochs.advance(2)
+    text = output.getvalue()
+    assert "Epochs" in text and "Batches" in text
+    assert "4/4" in text and "2/2" in text
+    assert "loss 0.31" in text
+
+
+def test_mode_resolution(monkeypatch):
+    pipe = Console(file=io.StringIO())
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    assert resolve_mode("auto", pipe) is ProgressMode.PLAIN
+    assert resolve_mode("auto", terminal) is ProgressMode.RICH
+    monkeypatch.setenv("DFCOACH_PROGRESS", "off")
+    assert resolve_mode("auto", terminal) is ProgressMode.OFF
+    assert resolve_mode("plain", terminal) is ProgressMode.PLAIN
+    assert make_progress("off", terminal) is NO_PROGRESS
+
+
+def test_no_input_prompter_names_the_flag():
+    with pytest.raises(MissingAnswer) as caught:
+        NoInputPrompter().confirm("Replace the dataset?", flag="--force")
+    assert "no terminal" in caught.value.message
+    assert caught.value.hint == "Pass --force on the command line."
+    assert caught.value.exit_code == 2
+
+
+def test_without_a_terminal_nothing_prompts():
+    # pytest captures stdin, so this is the no-terminal case CI is in.
+    assert isinstance(make_prompter(), NoInputPrompter)
+    assert isinstance(make_prompter(no_input=True), NoInputPrompter)
+
+
+def test_scripted_prompter_answers_by_flag():
+    prompter = ScriptedPrompter({"--force": True, "--dataset": "tiny_demo"})
+    assert prompter.confirm("Replace?", flag="--force") is True
+    assert prompter.select("Which?", [], flag="--dataset") == "tiny_demo"
+    assert prompter.asked == ["--force", "--dataset"]
