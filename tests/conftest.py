@@ -72,4 +72,4 @@ def _plain_environment(monkeypatch):
     """Tests see what CI sees: no debug tracebacks, plain progress lines."""
     monkeypatch.delenv("DFCOACH_DEBUG", raising=False)
     monkeypatch.delenv("DFCOACH_PROGRESS", raising=False)
-    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("COLUMNS", "2000")  # no line wrapping inside asserted sentences

@@ -18,9 +18,9 @@ from deepfake_coach.data.layout import CLASSES, SPLITS
 FILES_SHOWN = 5
 
 
-def dataset_table(counts: dict[str, dict[str, int]], title: str) -> Table:
+def dataset_table(counts: dict[str, dict[str, int]]) -> Table:
     """The beginner's guide's stats table: per split real, fake, total, and a grand total."""
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("Split")
     for label in CLASSES:
         table.add_column(label.capitalize(), justify="right")
@@ -36,7 +36,8 @@ def dataset_table(counts: dict[str, dict[str, int]], title: str) -> Table:
 
 def render_dataset_report(report: DatasetReport, console: Console) -> None:
     if report.total or report.fit_to_train:
-        console.print(dataset_table(report.counts, f"Dataset statistics: {escape(str(report.data_dir))}/"))
+        console.print(f"[bold]Dataset statistics[/bold] for {escape(str(report.data_dir))}/")
+        console.print(dataset_table(report.counts))
     if report.fit_to_train:
         console.print(f"\n[bold green]✓ {escape(report.verdict)}[/bold green]")
     else:
@@ -49,8 +50,8 @@ def render_dataset_report(report: DatasetReport, console: Console) -> None:
 def _render_problem(number: int, problem: Problem, console: Console, report: DatasetReport) -> None:
     tag = "[red]problem[/red]" if problem.severity == "error" else "[yellow]worth knowing[/yellow]"
     console.print(f"\n[bold]{number}. {escape(problem.title)}[/bold] ({tag})")
-    console.print(Padding(f"[bold]Why it matters:[/bold] {escape(problem.why)}", (0, 0, 0, 3)))
-    console.print(Padding(f"[bold]How to fix:[/bold] {escape(problem.fix)}", (0, 0, 0, 3)))
+    console.print(Padding(f"[bold]Why it matters:[/bold] {escape(problem.why)}", (0, 0, 0, 3), expand=False))
+    console.print(Padding(f"[bold]How to fix:[/bold] {escape(problem.fix)}", (0, 0, 0, 3), expand=False))
     if problem.files:
         for line in problem.files[:FILES_SHOWN]:
             console.print(f"     - {escape(line)}")
@@ -77,5 +78,5 @@ def render_dataset_choices(choices: tuple[DatasetChoice, ...], console: Console)
     console.print(table)
     console.print("\n[bold]How to get each one[/bold]")
     for choice in choices:
-        console.print(Padding(f"[bold]{escape(choice.name)}[/bold]: {escape(choice.summary)}", (0, 0, 0, 2)))
-        console.print(Padding(escape(choice.how_to_get), (0, 0, 0, 4)), style="cyan")
+        console.print(Padding(f"[bold]{escape(choice.name)}[/bold]: {escape(choice.summary)}", (0, 0, 0, 2), expand=False))
+        console.print(Padding(escape(choice.how_to_get), (0, 0, 0, 4), expand=False), style="cyan")
