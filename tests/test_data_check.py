@@ -19,7 +19,7 @@ def test_a_good_dataset_is_fit_and_shows_the_table(cli, tmp_path):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Dataset statistics" in out
-    rows = [" ".join(line.replace("│", " ").split()) for line in out.splitlines()]
+    rows = [" ".join(line.replace("│", " ").replace("┃", " ").split()) for line in out.splitlines()]
     assert "Split Real Fake Total" in rows
     for row in ("train 500 500 1,000", "val 10 10 20", "test 5 5 10", "Total 515 515 1,030"):
         assert row in rows
