@@ -22,7 +22,7 @@ CHOICES: tuple[DatasetChoice, ...] = (
     DatasetChoice(
         name="tiny_demo",
         title="Offline demo faces",
-        size="1,000 images, ~5 MB",
+        size="1,000 images, ~7 MB",
         account="no",
         time_to_get="~10 seconds",
         summary="Synthetic faces; the fakes carry real deepfake artifacts. Works offline. Best for a first run.",
