@@ -1,0 +1,139 @@
+"""Coaching from the numbers: overfitting, early stopping, stuck at chance.
+
+Each rule is a pure function of the metric history that returns an `Advice`
+(what is happening, in plain words, and what to do) or None, in the shape of
+Lightning's EarlyStopping. The `Coach` applies them after every epoch and
+gives each piece of advice once, so the person is not nagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+OVERFIT_GAP = 0.10  # train accuracy this far above validation...
+OVERFIT_GAP_EPOCHS = 2  # ...for this many epochs in a row
+RISING_VAL_LOSS_EPOCHS = 3
+CHANCE_AFTER_EPOCHS = 3
+CHANCE_MARGIN = 0.03
+
+AdviceKind = Literal["overfitting", "early_stop", "stuck_at_chance", "one_class"]
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based
+    train_loss: float
+    train_acc: float  # fractions in [0, 1]
+    val_loss: float
+    val_acc: float
+    val_fake_share: float = 0.5  # share of validation images the model called fake
+    val_majority: float = 0.5  # share of the bigger class in validation
+    lr: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Advice:
+    kind: AdviceKind
+    message: str
+    next_step: str | None = None
+    stop: bool = False
+
+
+def best_epoch(history: Sequence[EpochMetrics]) -> EpochMetrics:
+    """The epoch with the best validation accuracy (the earliest, on a tie)."""
+    return max(history, key=lambda m: (m.val_acc, -m.epoch))
+
+
+def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
+    recent = history[-OVERFIT_GAP_EPOCHS:]
+    if len(recent) == OVERFIT_GAP_EPOCHS and all(m.train_acc - m.val_acc > OVERFIT_GAP for m in recent):
+        last = history[-1]
+        return Advice(
+            "overfitting",
+            f"Overfitting: training accuracy ({last.train_acc:.0%}) is more than {OVERFIT_GAP:.0%} above validation "
+            f"accuracy ({last.val_acc:.0%}) for {OVERFIT_GAP_EPOCHS} epochs. The model is memorising its training "
+            "images instead of learning what makes a face fake.",
+            "Nothing to do now: the best model by validation accuracy is the one kept. Next time, more images "
+            "help most; training for fewer epochs helps too.",
+        )
+    window = history[-(RISING_VAL_LOSS_EPOCHS + 1):]
+    if len(window) == RISING_VAL_LOSS_EPOCHS + 1:
+        steps = list(zip(window, window[1:]))
+        if all(b.val_loss > a.val_loss and b.train_loss < a.train_loss for a, b in steps):
+            return Advice(
+                "overfitting",
+                f"Overfitting: validation loss has risen for {RISING_VAL_LOSS_EPOCHS} epochs while training loss kept "
+                "falling. The model is getting more confident on its training images and less right on new ones.",
+                "The best model so far is kept. If this goes on, early stopping will end the run; next time, more "
+                "images or fewer epochs help.",
+            )
+    return None
+
+
+def early_stop(history: Sequence[EpochMetrics], patience: int) -> Advice | None:
+    best = best_epoch(history)
+    waited = history[-1].epoch - best.epoch
+    if waited >= patience:
+        return Advice(
+            "early_stop",
+            f"Early stopping: validation accuracy has not improved for {waited} epochs. The best was "
+            f"{best.val_acc:.1%} at epoch {best.epoch}; that model is the one saved.",
+            None,
+            stop=True,
+        )
+    return None
+
+
+def stuck_at_chance(history: Sequence[EpochMetrics], command: str = "dfcoach train") -> Advice | None:
+    last = history[-1]
+    if last.val_fake_share in (0.0, 1.0) and last.epoch >= 2:
+        label = "fake" if last.val_fake_share == 1.0 else "real"
+        return Advice(
+            "one_class",
+            f"The model calls every validation image {label}. It has found no difference between the classes to "
+            "learn yet, so it guesses the same answer for everything.",
+            _chance_checklist(command),
+        )
+    if last.epoch < CHANCE_AFTER_EPOCHS:
+        return None
+    near_half = abs(last.val_acc - 0.5) <= CHANCE_MARGIN
+    near_majority = abs(last.val_acc - last.val_majority) <= CHANCE_MARGIN
+    if near_half or near_majority:
+        baseline = "50%, a coin toss" if near_half else f"{last.val_majority:.0%}, what always guessing the bigger class scores"
+        return Advice(
+            "stuck_at_chance",
+            f"Stuck at chance: after {last.epoch} epochs validation accuracy is {last.val_acc:.1%}, about {baseline}. "
+            "The model is not learning yet.",
+            _chance_checklist(command),
+        )
+    return None
+
+
+def _chance_checklist(command: str) -> str:
+    return (
+        "Check, in this order: (1) the labels: open a few images in real/ and fake/ and make sure they are in the "
+        f"right folder; (2) a smaller learning rate: {command} --lr 0.0001; (3) the data: are the fakes varied, "
+        f"and different enough from the reals?; (4) the image size: try {command} --image-size 224."
+    )
+
+
+@dataclass
+class Coach:
+    """Applies the rules after each epoch; each kind of advice is given once."""
+
+    patience: int = 5
+    command: str = "dfcoach train"
+    given: set[str] = field(default_factory=set)
+
+    def after_epoch(self, history: Sequence[EpochMetrics]) -> list[Advice]:
+        advice = []
+        for found in (overfitting(history), stuck_at_chance(history, self.command)):
+            if found is not None and found.kind not in self.given:
+                self.given.add(found.kind)
+                advice.append(found)
+        stop = early_stop(history, self.patience)
+        if stop is not None:
+            advice.append(stop)
+        return advice

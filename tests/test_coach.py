@@ -1,0 +1,74 @@
+"""Each coaching rule on scripted metric histories."""
+
+from __future__ import annotations
+
+from deepfake_coach.train.coach import Coach, EpochMetrics, best_epoch, early_stop, overfitting, stuck_at_chance
+
+
+def history(*rows, **extra) -> list[EpochMetrics]:
+    """rows: (train_loss, train_acc, val_loss, val_acc) per epoch."""
+    return [EpochMetrics(i + 1, *row, **extra) for i, row in enumerate(rows)]
+
+
+def test_healthy_learning_gets_no_advice():
+    h = history((0.69, 0.55, 0.68, 0.56), (0.5, 0.75, 0.52, 0.74), (0.35, 0.85, 0.38, 0.84), (0.3, 0.88, 0.33, 0.87))
+    assert Coach().after_epoch(h) == []
+
+
+def test_overfitting_by_accuracy_gap_needs_two_epochs():
+    one = history((0.5, 0.80, 0.5, 0.75), (0.3, 0.95, 0.6, 0.80))
+    assert overfitting(one) is None
+    two = one + [EpochMetrics(3, 0.2, 0.97, 0.7, 0.81)]
+    advice = overfitting(two)
+    assert advice.kind == "overfitting"
+    assert "97%" in advice.message and "81%" in advice.message
+    assert advice.next_step and not advice.stop
+
+
+def test_overfitting_by_rising_validation_loss():
+    h = history((0.6, 0.7, 0.50, 0.70), (0.5, 0.75, 0.52, 0.72), (0.4, 0.78, 0.55, 0.73), (0.3, 0.80, 0.60, 0.74))
+    advice = overfitting(h)
+    assert advice and "validation loss has risen for 3 epochs" in advice.message
+    # two rises are not enough
+    assert overfitting(h[:3]) is None
+
+
+def test_early_stopping_after_patience_epochs_names_the_best_epoch():
+    accs = [0.6, 0.7, 0.8, 0.79, 0.78, 0.8, 0.77, 0.79]
+    h = [EpochMetrics(i + 1, 0.5, 0.8, 0.5, a) for i, a in enumerate(accs)]
+    assert best_epoch(h).epoch == 3  # the earliest of equal bests
+    assert early_stop(h[:7], patience=5) is None
+    advice = early_stop(h, patience=5)
+    assert advice.stop and "epoch 3" in advice.message and "80.0%" in advice.message
+
+
+def test_stuck_at_chance_after_three_epochs_with_the_checklist():
+    h = history((0.69, 0.51, 0.69, 0.50), (0.69, 0.52, 0.69, 0.51), (0.69, 0.5, 0.69, 0.52))
+    assert stuck_at_chance(h[:2]) is None
+    advice = stuck_at_chance(h, command="dfcoach train --quick")
+    assert advice.kind == "stuck_at_chance"
+    assert "coin toss" in advice.message
+    assert "dfcoach train --quick --lr 0.0001" in advice.next_step
+    assert "labels" in advice.next_step and "--image-size" in advice.next_step
+
+
+def test_stuck_at_the_majority_class_share():
+    h = history((0.6, 0.7, 0.6, 0.71), (0.6, 0.7, 0.6, 0.70), (0.6, 0.7, 0.6, 0.69), val_majority=0.7)
+    advice = stuck_at_chance(h)
+    assert advice and "always guessing the bigger class" in advice.message
+
+
+def test_predicting_one_class_for_everything():
+    h = history((0.7, 0.5, 0.7, 0.5), (0.7, 0.5, 0.7, 0.5), val_fake_share=1.0)
+    advice = stuck_at_chance(h)
+    assert advice.kind == "one_class" and "every validation image fake" in advice.message
+
+
+def test_coach_gives_each_advice_once_and_stops():
+    coach = Coach(patience=2)
+    h = []
+    given = []
+    for epoch, (ta, va) in enumerate([(0.8, 0.6), (0.95, 0.62), (0.97, 0.61), (0.98, 0.60)], start=1):
+        h.append(EpochMetrics(epoch, 0.3, ta, 0.6, va))
+        given.append([a.kind for a in coach.after_epoch(h)])
+    assert given == [[], ["overfitting"], [], ["early_stop"]]
