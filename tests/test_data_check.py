@@ -199,3 +199,29 @@ def test_read_only_dataset_can_still_be_checked(tmp_path, monkeypatch):
     monkeypatch.setattr(scan, "atomic_write_text", refuse)
     monkeypatch.setattr(checks, "atomic_write_text", refuse)
     assert check_dataset(dataset).total == 40
+
+
+def test_different_pictures_with_colliding_hashes_are_not_leakage(tmp_path, monkeypatch):
+    """Among tens of thousands of aligned faces a few hashes collide by chance; only real copies count."""
+    import dataclasses
+
+    import deepfake_coach.data.scan as scan
+
+    real_inspect = scan.inspect_image
+    monkeypatch.setattr(scan, "inspect_image", lambda p: dataclasses.replace(real_inspect(p), phash=0))
+    dataset = make_dataset(tmp_path / "d")
+    shutil.copy(dataset / "train" / "real" / "real_000.jpg", dataset / "test" / "real" / "copy.jpg")
+    leak = next(p for p in check_dataset(dataset).problems if p.code == "leakage")
+    assert leak.files == ["test/real/copy.jpg = train/real/real_000.jpg"]
+
+
+def test_confirming_a_pair_compares_the_pictures(tmp_path):
+    from deepfake_coach.data.duplicates import confirm_same_picture
+
+    a = write_image(tmp_path / "a.jpg", 1)
+    b = write_image(tmp_path / "b.jpg", 2)
+    from PIL import Image
+
+    Image.open(a).resize((150, 150)).save(tmp_path / "a_big.png")
+    paths = [a, b, tmp_path / "a_big.png", tmp_path / "missing.jpg"]
+    assert confirm_same_picture(paths, [(0, 1), (0, 2), (0, 3)]) == [(0, 2)]

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from deepfake_coach.data.duplicates import near_duplicate_pairs
+from deepfake_coach.data.duplicates import find_same_pictures
 from deepfake_coach.data.layout import (
     CLASSES,
     DERIVED_DIR,
@@ -347,7 +347,7 @@ def _count_problems(data_dir: Path, counts: dict[str, dict[str, int]], found: li
 
 def _duplicate_problems(data_dir: Path, usable: dict[tuple[str, str], list[Path]], infos: dict[Path, ImageInfo]) -> list[Problem]:
     entries = [(split, label, path) for (split, label), files in sorted(usable.items()) for path in files]
-    pairs = near_duplicate_pairs([infos[path].phash for _, _, path in entries])
+    pairs = find_same_pictures([path for _, _, path in entries], [infos[path].phash for _, _, path in entries])
     leaks: list[str] = []
     conflicts: list[str] = []
     for i, j in pairs:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-from deepfake_coach.data.duplicates import group_duplicates, near_duplicate_pairs
+from deepfake_coach.data.duplicates import find_same_pictures, group_duplicates
 from deepfake_coach.data.layout import (
     CLASSES,
     DERIVED_DIR,
@@ -217,7 +217,8 @@ def _split_counts(n: int, fractions: tuple[float, ...]) -> list[int]:
 def _assign(items: list[_Item], splits: list[str], fractions: tuple[float, ...], seed: int, label: str) -> None:
     """Shuffle groups of copies (seeded), then fill the splits in order up to their shares."""
     items.sort(key=lambda item: item.path.as_posix())
-    groups = group_duplicates(len(items), near_duplicate_pairs([item.info.phash for item in items]))
+    pairs = find_same_pictures([item.path for item in items], [item.info.phash for item in items])
+    groups = group_duplicates(len(items), pairs)
     members: dict[int, list[_Item]] = {}
     for item, group in zip(items, groups):
         members.setdefault(group, []).append(item)
