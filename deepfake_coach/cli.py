@@ -109,7 +109,10 @@ def root(
 
 # --- dfcoach data ------------------------------------------------------------------------------
 
-DataDir = Annotated[Path, typer.Option("--data-dir", "-d", help="The dataset folder (train/, val/, test/ inside).")]
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option("--data-dir", "-d", help="The dataset folder (train/, val/, test/ inside). [default: data.dir in dfcoach.yaml, else dataset]", show_default=False),
+]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing dataset without asking (it is deleted).")]
 Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same result.")]
 
@@ -128,7 +131,7 @@ def data_list() -> None:
 def data_download(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces) or sample (empty folders to fill).", show_default=False)],
-    data_dir: DataDir = Path("dataset"),
+    data_dir: DataDir = None,
     images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class (split 70/20/10).")] = 500,
     seed: Seed = 0,
     force: Force = False,
@@ -136,7 +139,7 @@ def data_download(
     """Get a dataset: the offline demo faces, or an empty skeleton to fill by hand."""
     from deepfake_coach.data import download
 
-    session = _session(ctx)
+    session, data_dir = _session(ctx), _data_dir(data_dir)
     if name == "sample":
         created = download.create_sample(data_dir)
         what = f"Created {len(created)} folders and files" if created else "Everything was already there"
@@ -155,7 +158,7 @@ def data_download(
 def data_organize(
     ctx: typer.Context,
     src: Annotated[Path, typer.Argument(help="Your folder with real/ and fake/ inside (or already split into train/val/test).", show_default=False)],
-    data_dir: DataDir = Path("dataset"),
+    data_dir: DataDir = None,
     split: Annotated[str, typer.Option(help="Shares for train/val/test.")] = "70/20/10",
     seed: Seed = 0,
     link: Annotated[bool, typer.Option("--link/--copy", help="Link the images instead of copying them (saves space).")] = False,
@@ -164,7 +167,7 @@ def data_organize(
     """Sort your own real and fake images into train/val/test, then check them."""
     from deepfake_coach.data.organize import organize, parse_split
 
-    session = _session(ctx)
+    session, data_dir = _session(ctx), _data_dir(data_dir)
     fractions = parse_split(split)
     replace = _may_replace(data_dir, force, session)
     result = organize(src, data_dir, fractions, seed, link, replace, session.progress())
@@ -175,24 +178,31 @@ def data_organize(
 @_command(data_app, "check")
 def data_check(
     ctx: typer.Context,
-    data_dir: DataDir = Path("dataset"),
+    data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON, for scripts.")] = False,
 ) -> None:
     """Count the images, judge whether they are fit to train on, and explain every problem.
 
     Exit code 0 when the dataset is fit to train, 1 when it is not.
     """
-    _check_and_exit(data_dir, _session(ctx), as_json=as_json)
+    _check_and_exit(_data_dir(data_dir), _session(ctx), as_json=as_json)
+
+
+def _data_dir(flag: Path | None) -> Path:
+    """The flag, else dfcoach.yaml's data.dir, else dataset/ (flags win over the file, the file over defaults)."""
+    from deepfake_coach.config import load_project_config
+
+    return flag if flag is not None else load_project_config().data.dir
 
 
 def _may_replace(data_dir: Path, force: bool, session: Session) -> bool:
     """Whether an existing dataset may be replaced: --force, or a yes from the person."""
     from deepfake_coach.data.layout import dataset_has_content
 
+    if data_dir.is_file():  # never replaced, even with --force: it is not a dataset
+        raise DataError(f"{data_dir} is a file, not a folder.", hint="Choose another place with --data-dir.")
     if not dataset_has_content(data_dir) or force:
         return True
-    if data_dir.is_file():
-        raise DataError(f"{data_dir} is a file, not a folder.", hint="Choose another place with --data-dir.")
     question = f"{data_dir}/ already holds a dataset. Delete it and replace it with the new one?"
     if session.prompter().confirm(question, flag="--force (or choose another --data-dir)", default=False):
         return True

@@ -99,3 +99,29 @@ def test_color_is_used_only_on_terminals_and_without_no_color(monkeypatch):
     assert console.out().no_color
     console.configure()
     assert not console.out().no_color
+
+
+def test_data_dir_comes_from_dfcoach_yaml_unless_a_flag_says_otherwise(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dfcoach.yaml").write_text("data:\n  dir: my_faces\n")
+    result = cli("data", "check")
+    assert result.exit_code == 1 and "no dataset folder at my_faces" in result.stdout
+    result = cli("data", "check", "--data-dir", "other")
+    assert "no dataset folder at other" in result.stdout
+
+
+def test_a_broken_dfcoach_yaml_is_reported_by_line(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dfcoach.yaml").write_text("data:\n  dri: my_faces\n")
+    result = cli("data", "check")
+    assert result.exit_code == 1
+    assert "dfcoach.yaml, line 2: `data.dri` is not a setting dfcoach knows" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_file_is_never_replaced_even_with_force(cli, tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    result = cli("data", "download", "tiny_demo", "--data-dir", target, "--images-per-class", 10, "--force")
+    assert result.exit_code == 1 and "is a file, not a folder" in result.stderr
+    assert target.read_text() == "mine"
