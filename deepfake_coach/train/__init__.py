@@ -1,1 +1,2 @@
-"""Training: the model registry and the coaching rules (the training loop and `dfcoach train` build on these)."""
+"""Training building blocks: the model registry, the decoded-image cache, self-describing
+checkpoints and the coaching rules. The training loop and `dfcoach train` build on these."""

@@ -1,0 +1,92 @@
+"""Self-describing model files that load without running any code.
+
+A checkpoint is a plain dict: the weights, plus everything needed to use them
+(model name, image size, normalisation, class names), the metrics at save time
+and the versions that made it. It is loaded with `torch.load(weights_only=True)`,
+which refuses anything but tensors and plain data, so a model file from someone
+else can never run code on this machine.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepfake_coach import __version__
+from deepfake_coach.errors import CoachError
+from deepfake_coach.fsutil import atomic_write_bytes
+from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, get_spec
+
+FORMAT = "dfcoach-checkpoint"
+FORMAT_VERSION = 1
+
+
+def make_checkpoint(model: nn.Module, model_name: str, image_size: int, metrics: dict[str, float] | None = None,
+                    config: dict[str, Any] | None = None, epoch: int = 0, **training_state: Any) -> dict[str, Any]:
+    """The dict saved to disk. `training_state` (optimizer, scheduler, RNG...) is what --resume needs."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_name": model_name,
+        "image_size": image_size,
+        "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+        "preprocessing": "exif_upright+resize_shorter_side+center_crop",
+        "class_names": list(CLASS_NAMES),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "epoch": epoch,
+        "metrics": dict(metrics or {}),
+        "config": dict(config or {}),
+        "versions": {"dfcoach": __version__, "torch": str(torch.__version__)},  # TorchVersion is not plain data
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **training_state,
+    }
+
+
+def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Write atomically: a crash or a full disk never leaves a half-written model file."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    try:
+        atomic_write_bytes(Path(path), buffer.getvalue())
+    except OSError as error:
+        from deepfake_coach.errors import from_os_error
+
+        raise from_os_error(error, f"save the model to {path}") from None
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CoachError(f"There is no model file at {path}.", hint="Train one with `dfcoach train`, or check the path.")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        unsafe = "weights_only" in str(error) or "Unsupported global" in str(error)
+        raise CoachError(
+            f"{path} cannot be loaded safely: it contains code, not only weights." if unsafe
+            else f"{path} is not a readable model file (it may be incomplete or damaged).",
+            hint="Use a model file made by `dfcoach train`; dfcoach never runs code from a model file.",
+        ) from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CoachError(f"{path} is not a dfcoach model file.", hint="Use a model saved by `dfcoach train` (models/best_model_*.pth).")
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
+    """Rebuild the network a checkpoint describes and load its weights (in eval mode)."""
+    name = checkpoint["model_name"]
+    get_spec(name)
+    model = build_model(name, num_classes=len(checkpoint.get("class_names", CLASS_NAMES)))
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError:
+        raise CoachError(
+            f"The weights in this file do not fit a {name} model.",
+            hint="The file may come from another version of the model; train a new one with `dfcoach train`.",
+        ) from None
+    return model.eval()

@@ -1,0 +1,151 @@
+"""Training images, decoded once.
+
+Decoding a JPEG costs more than a small CNN's step on it, so each split is
+decoded once, at the training size, into a uint8 array memory-mapped from
+`dataset/.dfcoach/cache/<split>-<size>px.npy`. Later epochs and later runs
+read pixels straight from it. The cache is rebuilt when any file in the split
+is added, removed or changed (by name, size and modification time).
+
+Images are resized so the shorter side fits, then centre-cropped to a square
+(the usual Resize + CenterCrop), after turning them upright by their EXIF
+orientation. Files that cannot be decoded are skipped and reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, visible_files
+from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class SplitImages:
+    images: np.ndarray  # (N, size, size, 3) uint8, memory-mapped
+    labels: np.ndarray  # (N,) int64: the index in CLASSES (fake = 1)
+    files: list[str]  # relative to the dataset folder, in the order of `images`
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def decode_image(path: Path, size: int) -> np.ndarray:
+    """An upright RGB square of `size` pixels: shorter side resized to `size`, then centre-cropped."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when the file is much larger
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        width, height = image.size
+        scale = size / min(width, height)
+        resized = image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.BILINEAR)
+        left, top = (resized.width - size) // 2, (resized.height - size) // 2
+        return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def _split_files(data_dir: Path, split: str) -> list[tuple[Path, int]]:
+    files = []
+    for label_index, label in enumerate(CLASSES):
+        folder = data_dir / split / label
+        if folder.is_dir():
+            files += [(p, label_index) for p in visible_files(folder) if p.suffix.lower() in IMAGE_EXTENSIONS]
+    return files
+
+
+def _fingerprint(data_dir: Path, files: list[tuple[Path, int]], size: int) -> str:
+    digest = hashlib.sha256(f"{CACHE_VERSION}:{size}".encode())
+    for path, label in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(data_dir).as_posix()}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def load_split(data_dir: Path, split: str, image_size: int, progress: Progress = NO_PROGRESS, workers: int | None = None) -> SplitImages:
+    """The decoded images of one split, from the cache when it is current, else decoded now and cached."""
+    data_dir = Path(data_dir)
+    files = _split_files(data_dir, split)
+    cache_dir = data_dir / DERIVED_DIR / "cache"
+    array_path = cache_dir / f"{split}-{image_size}px.npy"
+    index_path = cache_dir / f"{split}-{image_size}px.json"
+    fingerprint = _fingerprint(data_dir, files, image_size)
+    cached = _read_cache(array_path, index_path, fingerprint)
+    if cached is not None:
+        return cached
+    return _build_cache(data_dir, split, files, image_size, array_path, index_path, fingerprint, progress, workers)
+
+
+def _read_cache(array_path: Path, index_path: Path, fingerprint: str) -> SplitImages | None:
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        if index.get("fingerprint") != fingerprint:
+            return None
+        images = np.load(array_path, mmap_mode="r")[: index["count"]]
+    except (OSError, ValueError, KeyError):
+        return None  # missing or damaged: decode again
+    return SplitImages(images, np.asarray(index["labels"], dtype=np.int64), index["files"], [tuple(s) for s in index["skipped"]])
+
+
+def _build_cache(data_dir, split, files, size, array_path, index_path, fingerprint, progress, workers) -> SplitImages:
+    def decode(entry):
+        try:
+            return decode_image(entry[0], size)
+        except Exception as error:  # any undecodable file is reported, never fatal
+            return f"cannot be decoded ({type(error).__name__}: {error})"
+
+    cache_dir = array_path.parent
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cache_dir / f".{array_path.name}.partial"
+    images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(max(len(files), 1), size, size, 3))
+    kept_files, labels, skipped = [], [], []
+    # Pillow releases the GIL while decoding and resizing, so threads use every core.
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, progress.task(
+        f"Decoding {split} images (once; later runs reuse them)", total=len(files), unit="images"
+    ) as task:
+        for (path, label), result in zip(files, pool.map(decode, files)):
+            relative = path.relative_to(data_dir).as_posix()
+            if isinstance(result, str):
+                skipped.append((relative, result))
+            else:
+                images[len(kept_files)] = result
+                kept_files.append(relative)
+                labels.append(label)
+            task.advance()
+    images.flush()
+    del images
+    os.replace(partial, array_path)
+    index = {"version": CACHE_VERSION, "fingerprint": fingerprint, "count": len(kept_files), "files": kept_files, "labels": labels, "skipped": skipped}
+    atomic_write_text(index_path, json.dumps(index))  # written last: it is what makes the cache valid
+    return SplitImages(np.load(array_path, mmap_mode="r")[: len(kept_files)], np.asarray(labels, dtype=np.int64), kept_files, skipped)
+
+
+def batches(data: SplitImages, batch_size: int, shuffle: bool, seed: int = 0, epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(images uint8 NHWC, labels) in batches; the order depends only on (seed, epoch), so a resumed run repeats it."""
+    order = np.random.default_rng([seed, epoch]).permutation(len(data)) if shuffle else np.arange(len(data))
+    for start in range(0, len(order), batch_size):
+        chosen = np.sort(order[start : start + batch_size])  # sorted reads are kinder to the memory map
+        yield np.ascontiguousarray(data.images[chosen]), data.labels[chosen]
+
+
+def to_tensor(images, mean, std, device="cpu", flip=None, channels_last: bool = False):
+    """uint8 NHWC -> normalised float NCHW on `device`; `flip` is a bool mask of images to mirror left-right."""
+    import torch
+
+    x = torch.from_numpy(images).to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+    if flip is not None and bool(flip.any()):
+        x[flip] = x[flip].flip(-1)
+    mean_t = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    x = (x - mean_t) / std_t
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()

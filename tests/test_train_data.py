@@ -1,0 +1,89 @@
+"""Decoding training images once into a cache, and batching them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import make_dataset, write_image
+from deepfake_coach.train import data as train_data
+from deepfake_coach.train.data import batches, decode_image, load_split, to_tensor
+
+
+def test_split_is_decoded_to_the_training_size_with_labels(tmp_path):
+    dataset = make_dataset(tmp_path / "d", {"train": (5, 3), "val": (1, 1), "test": (1, 1)})
+    split = load_split(dataset, "train", 32)
+    assert split.images.shape == (8, 32, 32, 3) and split.images.dtype == np.uint8
+    assert sorted(split.labels.tolist()) == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert all(f.startswith("train/") for f in split.files)
+    assert (dataset / ".dfcoach" / "cache" / "train-32px.npy").exists()
+
+
+def test_cache_is_reused_and_rebuilt_when_files_change(tmp_path, monkeypatch):
+    dataset = make_dataset(tmp_path / "d")
+    first = load_split(dataset, "train", 24)
+    decoded = []
+    real = train_data.decode_image
+    monkeypatch.setattr(train_data, "decode_image", lambda p, s: decoded.append(p.name) or real(p, s))
+    again = load_split(dataset, "train", 24)
+    assert decoded == [] and np.array_equal(np.asarray(first.images), np.asarray(again.images))
+    write_image(dataset / "train" / "fake" / "new.jpg", 999)
+    grown = load_split(dataset, "train", 24)
+    assert len(grown) == len(first) + 1 and len(decoded) == len(grown)
+    decoded.clear()
+    load_split(dataset, "train", 48)  # another size is another cache
+    assert len(decoded) == len(grown)
+
+
+def test_undecodable_files_are_skipped_and_reported(tmp_path):
+    dataset = make_dataset(tmp_path / "d", {"train": (3, 3)})
+    (dataset / "train" / "real" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    split = load_split(dataset, "train", 16)
+    assert len(split) == 6
+    assert [f for f, _ in split.skipped] == ["train/real/broken.jpg"]
+    assert load_split(dataset, "train", 16).skipped == split.skipped  # remembered by the cache
+
+
+def test_damaged_cache_is_decoded_again(tmp_path):
+    dataset = make_dataset(tmp_path / "d", {"train": (2, 2)})
+    load_split(dataset, "train", 16)
+    (dataset / ".dfcoach" / "cache" / "train-16px.json").write_text("{broken")
+    assert len(load_split(dataset, "train", 16)) == 4
+
+
+def test_decode_crops_the_centre_and_honours_exif_orientation(tmp_path):
+    wide = np.zeros((40, 80, 3), dtype=np.uint8)
+    wide[:, 20:60] = 255  # a white centre square between black sides
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    square = decode_image(tmp_path / "wide.png", 20)
+    assert square.shape == (20, 20, 3) and square.mean() > 250
+
+    tall = np.zeros((60, 30, 3), dtype=np.uint8)
+    tall[:30] = 255  # white top half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: the viewer turns it 90 degrees clockwise
+    Image.fromarray(tall).save(tmp_path / "rotated.jpg", exif=exif)
+    upright = decode_image(tmp_path / "rotated.jpg", 30).astype(int)
+    assert upright.shape == (30, 30, 3)
+    assert upright[:, -5:].mean() > 200 and upright[:, :5].mean() < 50  # the white half is now on the right
+
+
+def test_batches_cover_each_image_once_in_an_order_set_by_seed_and_epoch(tmp_path):
+    split = load_split(make_dataset(tmp_path / "d", {"train": (10, 7)}), "train", 8)
+    seen = np.concatenate([y for _, y in batches(split, 4, shuffle=True, seed=1, epoch=0)])
+    assert sorted(seen.tolist()) == sorted(split.labels.tolist())
+    order = lambda seed, epoch: [x.sum() for x, _ in batches(split, 4, True, seed, epoch)]
+    assert order(1, 0) == order(1, 0)
+    assert order(1, 0) != order(1, 1)
+    assert [len(y) for _, y in batches(split, 4, shuffle=False)] == [4, 4, 4, 4, 1]
+
+
+def test_to_tensor_normalises_and_flips():
+    torch = pytest.importorskip("torch")
+    images = np.zeros((2, 4, 4, 3), dtype=np.uint8)
+    images[:, :, 0] = 255  # left column white
+    x = to_tensor(images, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), flip=torch.tensor([False, True]))
+    assert x.shape == (2, 3, 4, 4)
+    assert x[0, :, :, 0].min() == 1.0 and x[0, :, :, 3].max() == -1.0
+    assert x[1, :, :, 3].min() == 1.0  # mirrored: the white column is on the right
