@@ -188,6 +188,38 @@ def data_check(
     _check_and_exit(_data_dir(data_dir), _session(ctx), as_json=as_json)
 
 
+# --- dfcoach train ----------------------------------------------------------------------------
+
+
+@_command(app, "train")
+def train(
+    ctx: typer.Context,
+    quick: Annotated[bool, typer.Option("--quick", help="The test run: 5 epochs, batches of 16.")] = False,
+    data_dir: DataDir = None,
+    model: Annotated[Optional[str], typer.Option(help="custom_cnn, meso4, resnet18, efficientnet_b0 or mobilenet_v3_small. [default: custom_cnn]", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Passes over the training images. [default: 30, --quick 5]", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Images per step. [default: 32, --quick 16]", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.001]", show_default=False)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Pixels per side. [default: the model's own size]", show_default=False)] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or mps. [default: auto]", show_default=False)] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement. [default: 5]", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 0]", show_default=False)] = None,
+    pretrained: Annotated[bool, typer.Option("--pretrained", help="Start from ImageNet weights (torchvision models; a one-time download).")] = False,
+    resume: Annotated[Optional[str], typer.Option(help="Continue a stopped run: its name in runs/, or `last`.", show_default=False)] = None,
+) -> None:
+    """Train a detector, with coaching while it learns. Start with --quick."""
+    from deepfake_coach.checklist import success_checklist
+    from deepfake_coach.train.settings import resolve_train_config
+    from deepfake_coach.train.loop import fit
+    from deepfake_coach.ui.training import ConsoleReporter, render_summary
+
+    session, data_dir = _session(ctx), _data_dir(data_dir)
+    flags = dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size, device=device, patience=patience, seed=seed)
+    config = resolve_train_config(flags, quick=quick)
+    result = fit(config, data_dir, pretrained=pretrained, resume=resume, progress=session.progress(), reporter=ConsoleReporter(console.err()))
+    render_summary(result, success_checklist(data_dir), console.out())
+
+
 def _data_dir(flag: Path | None) -> Path:
     """The flag, else dfcoach.yaml's data.dir, else dataset/ (flags win over the file, the file over defaults)."""
     from deepfake_coach.config import load_project_config

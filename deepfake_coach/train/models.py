@@ -88,6 +88,7 @@ class ModelSpec:
     native_size: int
     build: Callable[[int], nn.Module]  # num_classes -> an untrained model
     weights: str | None = None  # torchvision weights enum ("ResNet18_Weights") when pretrained weights exist
+    min_size: int = 32  # smaller inputs vanish in the pooling layers
 
 
 def _torchvision(name: str, replace_head: Callable[[nn.Module, int], None]) -> Callable[[int], nn.Module]:
@@ -112,7 +113,7 @@ def _last_linear_head(model: nn.Module, n: int) -> None:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("custom_cnn", "dfcoach's small CNN: fast on a CPU, a good first model", 128, CustomCNN),
+        ModelSpec("custom_cnn", "dfcoach's small CNN: fast on a CPU, a good first model", 128, CustomCNN, min_size=16),
         ModelSpec("meso4", "MesoNet (2018), built for deepfakes: 28k parameters", 256, Meso4),
         ModelSpec("resnet18", "ResNet-18 (torchvision): 11M parameters, strong with --pretrained", 224,
                   _torchvision("resnet18", _resnet_head), "ResNet18_Weights"),
@@ -129,6 +130,15 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise UsageError(f"There is no model called {name!r}.", hint=f"Choose one of: {', '.join(MODELS)}.") from None
+
+
+def check_image_size(name: str, size: int) -> None:
+    spec = get_spec(name)
+    if size < spec.min_size:
+        raise UsageError(
+            f"--image-size {size} is too small for {name}: it needs at least {spec.min_size} pixels.",
+            hint=f"Leave --image-size out to use {name}'s own size ({spec.native_size} px).",
+        )
 
 
 def build_model(name: str, pretrained: bool = False, num_classes: int = len(CLASS_NAMES)) -> nn.Module:

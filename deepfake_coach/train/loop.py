@@ -1,0 +1,370 @@
+"""The training loop: plain functions in the shape of pytorch/examples.
+
+`fit(config, data_dir)` trains, coaches, saves, and returns a `TrainResult`. It
+prints nothing itself: it reports to a `TrainReporter` (the CLI's shows rich
+output; the default stays silent), so `deepfake_coach.train.loop.fit` works
+from Python without Typer.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from deepfake_coach.config import TrainConfig
+from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
+from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
+from deepfake_coach.train.data import SplitImages, batches, load_split, to_tensor
+from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, get_spec
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+RUN_STATE = "state.json"
+
+
+class TrainReporter:
+    """What the loop tells the person; every method may be left as it is (silent)."""
+
+    def started(self, run: "RunInfo") -> None: ...
+
+    def epoch_done(self, metrics: EpochMetrics, total_epochs: int, saved: Path | None) -> None: ...
+
+    def advice(self, advice: Advice) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+@dataclass
+class RunInfo:
+    run_dir: Path
+    best_path: Path
+    model_name: str
+    image_size: int
+    device: str
+    train_images: int
+    val_images: int
+    batch_size: int
+    epochs: int
+    start_epoch: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    run: RunInfo
+    history: list[EpochMetrics]
+    stopped_early: bool
+    seconds: float
+    batch_size: int
+
+    @property
+    def best(self) -> EpochMetrics:
+        return best_epoch(self.history)
+
+
+class OutOfMemory(Exception):
+    """A batch did not fit in the device's memory."""
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but this computer has no usable NVIDIA GPU.", hint="Use --device auto (or cpu); training on a CPU works, only slower.")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UsageError("--device mps was asked for, but Apple's GPU is not available here.", hint="Use --device auto (or cpu).")
+    return torch.device(requested)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.cuda.OutOfMemoryError) or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
+
+
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, criterion, scaler) -> torch.Tensor:
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device_type=x.device.type, enabled=scaler is not None):
+        logits = model(x)
+        loss = criterion(logits, y)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    return logits.detach(), loss.detach()
+
+
+def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criterion, device, seed: int, epoch: int,
+                    progress: Progress, description: str, scaler=None) -> tuple[float, float]:
+    model.train()
+    flips = torch.Generator().manual_seed(seed * 1000 + epoch)
+    total_loss, correct, seen = 0.0, 0, 0
+    n_batches = (len(data) + batch_size - 1) // batch_size
+    with progress.task(description, total=n_batches, unit="batches") as task:
+        for images, labels in batches(data, batch_size, shuffle=True, seed=seed, epoch=epoch):
+            flip = torch.rand(len(labels), generator=flips) < 0.5
+            x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, flip, channels_last=device.type == "cuda")
+            y = torch.from_numpy(labels).to(device)
+            try:
+                logits, loss = train_step(model, x, y, optimizer, criterion, scaler)
+            except Exception as error:
+                if _is_out_of_memory(error):
+                    raise OutOfMemory(str(error)) from None
+                raise
+            total_loss += float(loss) * len(labels)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(labels)
+            task.update(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.2%}")
+            task.advance()
+    return total_loss / seen, correct / seen
+
+
+@torch.no_grad()
+def evaluate(model, data: SplitImages, batch_size: int, criterion, device) -> tuple[float, float, float]:
+    """(loss, accuracy, share of images called fake)."""
+    model.eval()
+    total_loss, correct, called_fake = 0.0, 0, 0
+    for images, labels in batches(data, batch_size, shuffle=False):
+        x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, channels_last=device.type == "cuda")
+        y = torch.from_numpy(labels).to(device)
+        logits = model(x).float()
+        total_loss += float(criterion(logits, y)) * len(labels)
+        predicted = logits.argmax(1)
+        correct += int((predicted == y).sum())
+        called_fake += int((predicted == CLASS_NAMES.index("fake")).sum())
+    return total_loss / len(data), correct / len(data), called_fake / len(data)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def _timestamp() -> str:
+    return datetime.now().strftime("%Y%m%d_%H%M%S")
+
+
+def _new_run_dir(runs_dir: Path) -> tuple[Path, str]:
+    stamp = _timestamp()
+    run_dir, n = runs_dir / stamp, 2
+    while run_dir.exists():
+        run_dir, n = runs_dir / f"{stamp}_{n}", n + 1
+    run_dir.mkdir(parents=True)
+    return run_dir, run_dir.name
+
+
+def _load_splits(data_dir: Path, size: int, progress: Progress) -> tuple[SplitImages, SplitImages]:
+    if not (data_dir / "train").is_dir():
+        raise DataError(f"There is no dataset at {data_dir} (no {data_dir}/train folder).", hint="Get one first: dfcoach data download tiny_demo, or dfcoach data organize YOUR_FOLDER.")
+    train = load_split(data_dir, "train", size, progress)
+    val = load_split(data_dir, "val", size, progress)
+    for name, split in (("train", train), ("val", val)):
+        missing = [label for i, label in enumerate(CLASS_NAMES) if not np.any(split.labels == i)]
+        if missing:
+            raise DataError(
+                f"The {name} split has no usable {missing[0]} images." if len(split) else f"The {name} split has no usable images.",
+                hint="A model needs both real and fake images to learn and to be judged. Run `dfcoach data check` to see what is missing.",
+            )
+    return train, val
+
+
+
+class RunLog:
+    """runs/<id>/train.log: everything the run said, with times, for `dfcoach doctor` and for people."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, message: str) -> None:
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(f"{datetime.now().isoformat(timespec='seconds')} {message}\n")
+
+
+def _write_state(run_dir: Path, **state) -> None:
+    path = run_dir / RUN_STATE
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(state)
+    atomic_write_text(path, json.dumps(current, indent=2))
+
+
+def _append_metrics(path: Path, metrics: EpochMetrics) -> None:
+    fields = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(metrics).items()})
+
+
+def find_run(runs_dir: Path, which: str) -> Path:
+    """`last` (the newest unfinished run) or a run's name or path."""
+    if which == "last":
+        candidates = sorted((p for p in runs_dir.glob("*/") if (p / "last.pth").exists()), key=lambda p: p.name, reverse=True)
+        unfinished = [p for p in candidates if _run_status(p) != "finished"]
+        if not unfinished:
+            raise UsageError("There is no unfinished run to resume.", hint="Start a new one with: dfcoach train")
+        return unfinished[0]
+    path = Path(which)
+    run_dir = path if path.is_dir() else runs_dir / which
+    if not (run_dir / "last.pth").exists():
+        raise UsageError(f"There is no run called {which} to resume.", hint=f"See the runs in {runs_dir}/, or use --resume last.")
+    if _run_status(run_dir) == "finished":
+        raise UsageError(f"The run {run_dir.name} already finished.", hint="Start a new run with: dfcoach train")
+    return run_dir
+
+
+def _run_status(run_dir: Path) -> str:
+    try:
+        return json.loads((run_dir / RUN_STATE).read_text()).get("status", "unknown")
+    except (OSError, ValueError):
+        return "unknown"
+
+
+def fit(config: TrainConfig, data_dir: Path = Path("dataset"), project_dir: Path = Path("."), pretrained: bool = False,
+        resume: str | None = None, progress: Progress = NO_PROGRESS, reporter: TrainReporter | None = None) -> TrainResult:
+    """Train `config.model` on `data_dir`; best model in models/, the run's files in runs/<id>/."""
+    reporter = reporter or TrainReporter()
+    started = time.monotonic()
+    runs_dir, models_dir = Path(project_dir) / "runs", Path(project_dir) / "models"
+    previous = None
+    if resume:
+        run_dir = find_run(runs_dir, resume)
+        previous = load_checkpoint(run_dir / "last.pth")
+        config = TrainConfig(**previous["config"])
+        pretrained = False  # the weights come from the run itself
+    spec = get_spec(config.model)
+    size = config.image_size or spec.native_size
+    check_image_size(config.model, size)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    train, val = _load_splits(Path(data_dir), size, progress)
+
+    model = build_model(config.model, pretrained=pretrained).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
+    criterion = nn.CrossEntropyLoss()
+    history: list[EpochMetrics] = []
+    batch_size, start_epoch = config.batch_size, 1
+
+    if previous is not None:
+        model.load_state_dict(previous["state_dict"])
+        optimizer.load_state_dict(previous["optimizer"])
+        scheduler.load_state_dict(previous["scheduler"])
+        torch.set_rng_state(previous["rng"])
+        history = [EpochMetrics(**m) for m in previous["history"]]
+        batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
+        best_path = Path(previous["best_path"])
+    else:
+        run_dir, stamp = _new_run_dir(runs_dir)
+        best_path = models_dir / f"best_model_{config.model}_{stamp}.pth"
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({**config.model_dump(mode="json"), "image_size": size, "pretrained": pretrained, "data_dir": str(data_dir)}, sort_keys=False))
+
+    log = RunLog(run_dir / "train.log")
+    run = RunInfo(run_dir, best_path, config.model, size, str(device), len(train), len(val), batch_size, config.epochs, start_epoch, train.skipped + val.skipped)
+    _write_state(run_dir, status="running", model=config.model, best_path=str(best_path))
+    log.write(f"{'resumed' if previous else 'started'}: {config.model}, {size} px, {device}, {len(train)} train / {len(val)} val images, batch {batch_size}")
+    for file, why in run.skipped:
+        log.write(f"skipped {file}: {why}")
+    reporter.started(run)
+
+    def save_last(epoch: int) -> None:
+        save_checkpoint(run_dir / "last.pth", make_checkpoint(
+            model, config.model, size, asdict(history[-1]) if history else {}, config.model_dump(mode="json"), epoch,
+            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=torch.get_rng_state(),
+            history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path)))
+
+    coach = Coach(patience=config.patience, command="dfcoach train")
+    val_majority = float(max(np.mean(val.labels == 0), np.mean(val.labels == 1)))
+    stopped_early = False
+    epoch = start_epoch - 1
+    try:
+        if previous is None:
+            save_last(0)
+        with progress.task("Training", total=config.epochs, unit="epochs") as epochs_task:
+            epochs_task.advance(start_epoch - 1)
+            epoch = start_epoch
+            while epoch <= config.epochs:
+                epoch_started = time.monotonic()
+                before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()))
+                try:
+                    train_loss, train_acc = train_one_epoch(model, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress, f"Epoch {epoch}/{config.epochs}", scaler)
+                except OutOfMemory:
+                    batch_size = _recover_from_oom(model, optimizer, before, batch_size, device, reporter, log)
+                    continue  # the same epoch again, with smaller batches
+                val_loss, val_acc, fake_share = evaluate(model, val, batch_size, criterion, device)
+                metrics = EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc, fake_share, val_majority, scheduler.get_last_lr()[0], time.monotonic() - epoch_started)
+                scheduler.step()
+                history.append(metrics)
+                _append_metrics(run_dir / "metrics.csv", metrics)
+                saved = None
+                if best_epoch(history) is metrics:
+                    save_checkpoint(best_path, make_checkpoint(model, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch))
+                    saved = best_path
+                save_last(epoch)
+                log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {val_loss:.4f} acc {val_acc:.2%}" + (f", saved {saved}" if saved else ""))
+                reporter.epoch_done(metrics, config.epochs, saved)
+                epochs_task.advance()
+                advice = coach.after_epoch(history)
+                for item in advice:
+                    log.write(f"coach: {item.kind}: {item.message}")
+                    reporter.advice(item)
+                if any(item.stop for item in advice):
+                    stopped_early = True
+                    break
+                epoch += 1
+    except KeyboardInterrupt:
+        _write_state(run_dir, status="interrupted", epoch=len(history))
+        log.write(f"interrupted by the person during epoch {epoch}")
+        raise Interrupted(
+            f"Stopped by you during epoch {epoch}. Everything up to epoch {len(history)} is saved in {run_dir}/last.pth.",
+            hint=f"Continue where it stopped with: dfcoach train --resume {run_dir.name}",
+        ) from None
+    except CoachError as error:
+        _write_state(run_dir, status="failed", error=error.message)
+        log.write(f"failed: {error.message}")
+        raise
+
+    _write_state(run_dir, status="finished", epoch=len(history), best_epoch=best_epoch(history).epoch, best_val_acc=best_epoch(history).val_acc)
+    from deepfake_coach.train.curves import plot_curves
+
+    plot_curves(history, run_dir / "curves.png")
+    log.write(f"finished: best val acc {best_epoch(history).val_acc:.2%} at epoch {best_epoch(history).epoch}")
+    return TrainResult(run, history, stopped_early, time.monotonic() - started, batch_size)
+
+
+def _recover_from_oom(model, optimizer, before, batch_size: int, device, reporter: TrainReporter, log: RunLog) -> int:
+    """Free the GPU's cache, restore the epoch's starting weights, and halve the batch size."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    model.load_state_dict(before[0])
+    optimizer.load_state_dict(before[1])
+    if batch_size <= 1:
+        log.write("out of memory at batch size 1")
+        raise CoachError(
+            "The model does not fit in the GPU's memory even one image at a time.",
+            hint="Use a smaller model (--model custom_cnn or meso4), a smaller --image-size, or train on the CPU with --device cpu.",
+        )
+    smaller = batch_size // 2
+    message = (f"The GPU ran out of memory with batches of {batch_size} images. dfcoach freed it and is redoing this "
+               f"epoch with batches of {smaller}. Next time, start with --batch-size {smaller}.")
+    log.write(message)
+    reporter.note(message)
+    return smaller

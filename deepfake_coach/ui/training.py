@@ -1,0 +1,61 @@
+"""What a person sees while a model trains: the run's set-up, a line per epoch,
+coaching, and the summary with the success checklist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
+
+from deepfake_coach.train.coach import Advice, EpochMetrics
+from deepfake_coach.train.loop import RunInfo, TrainReporter, TrainResult
+
+
+class ConsoleReporter(TrainReporter):
+    def __init__(self, console: Console):
+        self.console = console
+
+    def started(self, run: RunInfo) -> None:
+        c = self.console
+        what = "Resuming" if run.start_epoch > 1 else "Training"
+        c.print(f"[bold]{what} {escape(run.model_name)}[/bold] on {run.train_images:,} training and {run.val_images:,} validation "
+                f"images, {run.image_size} px, batches of {run.batch_size}, on the {escape(run.device.upper())}.")
+        if run.device == "cpu":
+            c.print("No GPU here: that is fine, a CPU trains the small models in minutes.", style="dim")
+        c.print("Loss is how wrong the model is (lower is better); accuracy is the share it gets right. "
+                "Watch validation accuracy: it is measured on images the model never trains on.", style="dim")
+        if run.skipped:
+            c.print(f"[yellow]Skipped {len(run.skipped)} images that could not be decoded[/yellow] (listed in {escape(str(run.run_dir))}/train.log).")
+
+    def epoch_done(self, m: EpochMetrics, total_epochs: int, saved: Path | None) -> None:
+        self.console.print(
+            f"Epoch {m.epoch}/{total_epochs}: train loss {m.train_loss:.4f}, acc {m.train_acc:.2%} | "
+            f"val loss {m.val_loss:.4f}, acc {m.val_acc:.2%} | {m.seconds:.1f} s"
+        )
+        if saved is not None:
+            self.console.print(f"  [green]New best model saved: {escape(str(saved))}[/green]")
+
+    def advice(self, advice: Advice) -> None:
+        colour = "cyan" if advice.stop else "yellow"
+        self.console.print(Padding(f"[{colour}]Coach:[/{colour}] {escape(advice.message)}", (0, 0, 0, 2), expand=False))
+        if advice.next_step:
+            self.console.print(Padding(f"[bold]What to do:[/bold] {escape(advice.next_step)}", (0, 0, 0, 2), expand=False))
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[yellow]Note:[/yellow] {escape(message)}")
+
+
+def render_summary(result: TrainResult, checklist: list[tuple[bool, str, str]], console: Console) -> None:
+    best = result.best
+    minutes, seconds = divmod(int(result.seconds), 60)
+    ending = "stopped early" if result.stopped_early else "finished"
+    console.print(f"\n[bold]Training {ending}[/bold] in {minutes} min {seconds} s. Best validation accuracy: "
+                  f"[bold]{best.val_acc:.1%}[/bold] at epoch {best.epoch}.")
+    console.print(f"  Best model:  {escape(str(result.run.best_path))}")
+    console.print(f"  Run files:   {escape(str(result.run.run_dir))}/ (curves.png shows the learning curves)")
+    console.print("\n[bold]Success checklist[/bold]")
+    for done, item, how in checklist:
+        mark = "[green]✓[/green]" if done else "[red]✗[/red]"
+        console.print(f"  {mark} {escape(item)}" + ("" if done else f"  [dim]→ {escape(how)}[/dim]"))

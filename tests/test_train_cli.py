@@ -1,0 +1,140 @@
+"""`dfcoach train` through the CLI, on a few dozen tiny images the test writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from conftest import make_dataset
+from deepfake_coach.train import loop
+from deepfake_coach.train.checkpoint import load_checkpoint, model_from_checkpoint
+
+FAST = ("--image-size", "16", "--batch-size", "8", "--epochs", "2")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_dataset(tmp_path / "dataset", {"train": (12, 12), "val": (4, 4), "test": (2, 2)}, size=32)
+    return tmp_path
+
+
+def only_run(project):
+    (run,) = list((project / "runs").iterdir())
+    return run
+
+
+def test_a_run_saves_everything_and_shows_the_checklist(cli, project):
+    result = cli("train", *FAST)
+    assert result.exit_code == 0, result.output
+    run = only_run(project)
+    for name in ("config.yaml", "metrics.csv", "curves.png", "last.pth", "train.log", "state.json"):
+        assert (run / name).is_file(), name
+    with open(run / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
+    (best,) = list((project / "models").glob(f"best_model_custom_cnn_{run.name}.pth"))
+    checkpoint = load_checkpoint(best)
+    assert checkpoint["image_size"] == 16 and checkpoint["model_name"] == "custom_cnn"
+    model_from_checkpoint(checkpoint)
+    assert json.loads((run / "state.json").read_text())["status"] == "finished"
+    assert "Epoch 1/2: train loss" in result.stderr and "New best model saved: models/best_model_custom_cnn_" in result.stderr
+    assert "Success checklist" in result.stdout and "✓ Model saved in models/" in result.stdout
+
+
+def test_quick_preset_and_settings_from_dfcoach_yaml(cli, project):
+    (project / "dfcoach.yaml").write_text("train:\n  epochs: 1\n  image_size: 32\n  model: meso4\n")
+    assert cli("train").exit_code == 0
+    run = only_run(project)
+    config = (run / "config.yaml").read_text()
+    assert "model: meso4" in config and "epochs: 1" in config and "batch_size: 32" in config
+    assert cli("train", "--quick", "--epochs", "1").exit_code == 0  # flags win; --quick sets batch 16
+    newest = sorted((project / "runs").iterdir())[-1]
+    assert "batch_size: 16" in (newest / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--batch-size", "0"), "--batch-size 0"),
+        (("--lr", "-1"), "--lr -1.0"),
+        (("--model", "yolo"), "no model called 'yolo'"),
+        (("--device", "cuda"), "no usable NVIDIA GPU"),
+        (("--resume", "nope"), "no run called nope"),
+        (("--model", "meso4", "--image-size", "16"), "too small for meso4"),
+    ],
+)
+def test_bad_settings_are_usage_errors(cli, project, args, message):
+    if args[0] == "--device" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = cli("train", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_no_dataset_or_a_single_class(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", *FAST)
+    assert result.exit_code == 1 and "There is no dataset" in result.stderr
+    make_dataset(tmp_path / "dataset", {"train": (6, 0), "val": (2, 2)})
+    (tmp_path / "dataset" / "train" / "fake").mkdir(exist_ok=True)
+    result = cli("train", *FAST)
+    assert result.exit_code == 1 and "train split has no usable fake images" in result.stderr
+
+
+def test_out_of_memory_halves_the_batch_and_redoes_the_epoch(cli, project, monkeypatch):
+    real_step = loop.train_step
+
+    def small_memory(model, x, *args):
+        if x.shape[0] > 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(model, x, *args)
+
+    monkeypatch.setattr(loop, "train_step", small_memory)
+    result = cli("train", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "ran out of memory with batches of 8" in result.stderr and "--batch-size 4" in result.stderr
+    assert len(list(csv.DictReader(open(only_run(project) / "metrics.csv")))) == 2
+
+
+def test_out_of_memory_at_batch_size_one_stops_clearly(cli, project, monkeypatch):
+    def no_memory(*args):
+        raise RuntimeError("CUDA error: out of memory")
+
+    monkeypatch.setattr(loop, "train_step", no_memory)
+    result = cli("train", *FAST)
+    assert result.exit_code == 1
+    assert "does not fit in the GPU's memory even one image at a time" in result.stderr
+    assert json.loads((only_run(project) / "state.json").read_text())["status"] == "failed"
+
+
+def test_ctrl_c_saves_and_resume_finishes_the_run(cli, project, monkeypatch):
+    real_step, calls = loop.train_step, []
+
+    def interrupt_in_epoch_two(*args):
+        calls.append(1)
+        if len(calls) == 5:  # 3 batches per epoch: the second batch of epoch 2
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(loop, "train_step", interrupt_in_epoch_two)
+    result = cli("train", *FAST)
+    assert result.exit_code == 130
+    run = only_run(project)
+    assert f"dfcoach train --resume {run.name}" in result.stderr
+    assert load_checkpoint(run / "last.pth")["epoch"] == 1
+
+    monkeypatch.setattr(loop, "train_step", real_step)
+    result = cli("train", "--resume", "last")
+    assert result.exit_code == 0, result.output
+    assert "Resuming custom_cnn" in result.stderr
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert len(list((project / "runs").iterdir())) == 1
+    result = cli("train", "--resume", run.name)
+    assert result.exit_code == 2 and "already finished" in result.stderr
