@@ -138,3 +138,83 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(cli, project, monkeypatch):
     assert len(list((project / "runs").iterdir())) == 1
     result = cli("train", "--resume", run.name)
     assert result.exit_code == 2 and "already finished" in result.stderr
+
+
+def metrics_rows(run):
+    with open(run / "metrics.csv") as handle:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+
+
+def test_resume_continues_exactly(cli, tmp_path, monkeypatch):
+    """An interrupted and resumed run ends with the same numbers as one that was never stopped."""
+    for name in ("straight", "stopped"):
+        make_dataset(tmp_path / name / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
+    monkeypatch.chdir(tmp_path / "straight")
+    assert cli("train", *FAST, "--epochs", "3").exit_code == 0
+
+    monkeypatch.chdir(tmp_path / "stopped")
+    real_step, calls = loop.train_step, []
+
+    def interrupt(*args):
+        calls.append(1)
+        if len(calls) == 4:  # the first batch of epoch 2
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(loop, "train_step", interrupt)
+    assert cli("train", *FAST, "--epochs", "3").exit_code == 130
+    monkeypatch.setattr(loop, "train_step", real_step)
+    assert cli("train", "--resume", "last").exit_code == 0
+    assert metrics_rows(only_run(tmp_path / "stopped")) == metrics_rows(only_run(tmp_path / "straight"))
+
+
+def test_pretrained_weights_from_the_torch_cache(cli, project, monkeypatch):
+    import torchvision
+
+    from deepfake_coach.train.models import get_spec, pretrained_weights_path
+
+    from deepfake_coach.train import models
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("TORCH_HOME", str(project / "torch"))
+    monkeypatch.setattr(models.torch.hub, "download_url_to_file", offline)
+    tiny = ("--image-size", "32", "--epochs", "1", "--batch-size", "8")
+    result = cli("train", "--model", "mobilenet_v3_small", "--pretrained", *tiny)
+    assert result.exit_code == 1 and "one-time download" in result.stderr
+    assert not (project / "runs").exists()
+    path = pretrained_weights_path(get_spec("mobilenet_v3_small"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(torchvision.models.mobilenet_v3_small(weights=None).state_dict(), path)
+    result = cli("train", "--model", "mobilenet_v3_small", "--pretrained", *tiny)
+    assert result.exit_code == 0, result.output
+    assert "pretrained: true" in (sorted((project / "runs").iterdir())[-1] / "config.yaml").read_text()
+
+
+def test_a_corrupt_image_is_skipped_and_reported(cli, project):
+    (project / "dataset" / "train" / "fake" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    result = cli("train", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "Skipped 1 images that could not be decoded" in result.stderr
+    assert "skipped train/fake/broken.jpg" in (only_run(project) / "train.log").read_text()
+
+
+def test_a_full_disk_when_saving_is_reported_and_keeps_what_was_saved(cli, project, monkeypatch):
+    from deepfake_coach.train import checkpoint
+
+    real_write, writes = checkpoint.atomic_write_bytes, []
+
+    def fill_up(path, data, mode=None):
+        writes.append(path)
+        if len(writes) > 3:  # last.pth at the start, then epoch 1's best and last, then the disk is full
+            raise OSError(28, "No space left on device", str(path))
+        return real_write(path, data, mode)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", fill_up)
+    result = cli("train", *FAST)
+    assert result.exit_code == 1
+    assert "disk is full" in result.stderr and "Traceback" not in result.output
+    run = only_run(project)
+    assert load_checkpoint(run / "last.pth")["epoch"] == 1
+    assert json.loads((run / "state.json").read_text())["status"] == "failed"

@@ -106,3 +106,16 @@ def test_scripted_prompter_answers_by_flag():
     assert prompter.confirm("Replace?", flag="--force") is True
     assert prompter.select("Which?", [], flag="--dataset") == "tiny_demo"
     assert prompter.asked == ["--force", "--dataset"]
+
+
+def test_rich_progress_removes_finished_inner_bars():
+    output = io.StringIO()
+    console = Console(file=output, width=100, force_terminal=True, color_system=None)
+    progress = RichProgress(console, get_time=FakeClock(), auto_refresh=False)
+    with progress.task("Training", total=3) as outer:
+        for epoch in range(3):
+            with progress.task(f"Epoch {epoch + 1}/3", total=2) as inner:
+                inner.advance(2)
+            outer.advance()
+            assert len(progress._bars.tasks) == 1
+    assert progress._bars.tasks == []

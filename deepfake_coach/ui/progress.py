@@ -169,14 +169,16 @@ class RichProgress:
         try:
             yield _RichTask(self._bars, task_id)
         finally:
-            if total is not None:
-                self._bars.update(task_id, completed=self._bars.tasks[task_id].completed)
             self._open -= 1
             if self._open == 0:
                 self._bars.refresh()
                 self._bars.stop()
                 for task_id_done in list(self._bars.task_ids):
                     self._bars.remove_task(task_id_done)
+            else:
+                # An inner bar (one epoch's batches) is drawn complete, then goes; the outer one stays.
+                self._bars.refresh()
+                self._bars.remove_task(task_id)
 
 
 def resolve_mode(requested: ProgressMode | str, console: Console) -> ProgressMode:
