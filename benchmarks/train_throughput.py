@@ -1,0 +1,126 @@
+"""Training throughput: dfcoach's pipeline against a plain ImageFolder loader and the model alone.
+
+    python benchmarks/train_throughput.py [--data DATASET] [--model custom_cnn] [--batches 40]
+
+In one run, on the same images, model, batch size and number of steps:
+  * in memory:   the model alone, on tensors already in memory (the ceiling);
+  * dfcoach:     the decoded-image cache (memory-mapped), batch augmentation on tensors;
+  * ImageFolder: torchvision's ImageFolder + PIL decoding + transforms, the usual tutorial loader.
+Targets (issue: the training coach): dfcoach >= 3x ImageFolder, and >= 90% of in memory.
+When the model itself is the bottleneck (a CPU), no loader can be 3x another that costs
+less than the model: the script also prints the loaders alone, without a model.
+Without --data it makes 2,000 demo faces at 256 px (like the Kaggle 140k images) in a temporary folder.
+Also prints the peak memory (max RSS) of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepfake_coach.data.sources import tiny_demo
+from deepfake_coach.train.data import batches, load_split, to_tensor
+from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD, build_model, get_spec
+
+
+def timed_steps(model, optimizer, batch_source, steps: int) -> float:
+    """Images per second over `steps` training steps (after 3 warm-up steps)."""
+    criterion = nn.CrossEntropyLoss()
+    model.train()
+    seen, started = 0, None
+    for i, (x, y) in enumerate(batch_source):
+        if i == 3:
+            seen, started = 0, time.perf_counter()
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+        seen += len(y)
+        if i == steps + 2:
+            break
+    return seen / (time.perf_counter() - started)
+
+
+def loader_only(batch_source, steps: int) -> float:
+    """Images per second the loader alone delivers (no model): what decoding costs."""
+    seen, started = 0, time.perf_counter()
+    for i, (x, y) in enumerate(batch_source):
+        seen += len(y)
+        if i == steps - 1:
+            break
+    return seen / (time.perf_counter() - started)
+
+
+def repeat(make_iterator):
+    while True:
+        yield from make_iterator()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--model", default="custom_cnn")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=40)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    size = get_spec(args.model).native_size
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = args.data or Path(tmp) / "dataset"
+        if args.data is None:
+            tiny_demo.generate(data_dir, images_per_class=1000, image_size=256)
+        started = time.perf_counter()
+        train = load_split(data_dir, "train", size)
+        print(f"{len(train):,} training images; decode cache ready in {time.perf_counter() - started:.1f} s (built once, then reused)")
+
+        model = build_model(args.model)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        flips = torch.Generator().manual_seed(0)
+
+        def dfcoach_batches():
+            for epoch in range(1000):
+                for images, labels in batches(train, args.batch_size, shuffle=True, epoch=epoch):
+                    flip = torch.rand(len(labels), generator=flips) < 0.5
+                    yield to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, flip=flip), torch.from_numpy(labels)
+
+        in_memory = [next(iter(dfcoach_batches())) for _ in range(8)]
+
+        import torchvision
+        from torchvision import transforms
+
+        plain = torchvision.datasets.ImageFolder(
+            str(data_dir / "train"),
+            transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.RandomHorizontalFlip(),
+                                transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]),
+        )
+        loader = torch.utils.data.DataLoader(plain, batch_size=args.batch_size, shuffle=True, num_workers=0)
+
+        figures = {
+            "in memory": timed_steps(model, optimizer, repeat(lambda: iter(in_memory)), args.batches),
+            "dfcoach": timed_steps(model, optimizer, dfcoach_batches(), args.batches),
+            "ImageFolder": timed_steps(model, optimizer, repeat(lambda: iter(loader)), args.batches),
+        }
+        loading = {
+            "dfcoach": loader_only(dfcoach_batches(), args.batches),
+            "ImageFolder": loader_only(repeat(lambda: iter(loader)), args.batches),
+        }
+    print(f"model {args.model}, {size} px, batch {args.batch_size}, {args.batches} steps each, {torch.get_num_threads()} threads")
+    for name, rate in figures.items():
+        print(f"  {name:12s} {rate:8.1f} images/s")
+    ratio_plain = figures["dfcoach"] / figures["ImageFolder"]
+    ratio_memory = figures["dfcoach"] / figures["in memory"]
+    print(f"dfcoach / ImageFolder: {ratio_plain:.2f}x (target >= 3x: {'met' if ratio_plain >= 3 else 'MISSED'})")
+    print(f"dfcoach / in memory:   {ratio_memory:.0%} (target >= 90%: {'met' if ratio_memory >= 0.9 else 'MISSED'})")
+    print("loading alone (no model), images/s: " + ", ".join(f"{k} {v:,.0f}" for k, v in loading.items())
+          + f" ({loading['dfcoach'] / loading['ImageFolder']:.0f}x)")
+    print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
