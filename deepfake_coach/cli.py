@@ -267,6 +267,9 @@ def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> 
         console.out().print_json(json.dumps(report.to_dict()))
     else:
         render_dataset_report(report, console.out())
+        if report.fit_to_train:
+            where = "" if data_dir == Path("dataset") else f" --data-dir {data_dir}"
+            console.next_step(f"dfcoach train --quick{where}", why="Next, train a first model (5 epochs)")
     raise typer.Exit(0 if report.fit_to_train else 1)
 
 

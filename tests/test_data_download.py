@@ -102,3 +102,9 @@ def test_datasets_dfcoach_cannot_fetch_itself_say_how_to_get_them(cli, tmp_path)
     assert "kaggle.com/datasets/xhlulu/140k-real-and-fake-faces" in result.stderr
     assert "dfcoach data organize" in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_a_fit_dataset_points_to_training_next(cli, tmp_path):
+    dataset = tmp_path / "dataset"
+    result = cli("data", "download", "tiny_demo", "--data-dir", dataset, "--images-per-class", 10)
+    assert f"dfcoach train --quick --data-dir {dataset}" in result.stderr
