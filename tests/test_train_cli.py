@@ -218,3 +218,18 @@ def test_a_full_disk_when_saving_is_reported_and_keeps_what_was_saved(cli, proje
     run = only_run(project)
     assert load_checkpoint(run / "last.pth")["epoch"] == 1
     assert json.loads((run / "state.json").read_text())["status"] == "failed"
+
+
+def test_coaching_appears_while_training_and_early_stopping_ends_the_run(cli, project, monkeypatch):
+    def coin_toss(model, data, batch_size, criterion, device):
+        return 0.69, 0.5, 0.5  # loss, accuracy, share called fake: a model that learns nothing
+
+    monkeypatch.setattr(loop, "evaluate", coin_toss)
+    result = cli("train", "--image-size", "16", "--batch-size", "8", "--epochs", "10", "--patience", "3")
+    assert result.exit_code == 0, result.output
+    assert "Stuck at chance: after 3 epochs validation accuracy is 50.0%" in result.stderr
+    assert "dfcoach train --lr 0.0001" in result.stderr
+    assert "Early stopping: validation accuracy has not improved for 3 epochs" in result.stderr
+    assert "Training stopped early" in result.stdout
+    assert len(metrics_rows(only_run(project))) == 4
+    assert "coach: stuck_at_chance" in (only_run(project) / "train.log").read_text()
