@@ -337,9 +337,10 @@ def fit(config: TrainConfig, data_dir: Path = Path("dataset"), project_dir: Path
             f"Stopped by you during epoch {epoch}. Everything up to epoch {len(history)} is saved in {run_dir}/last.pth.",
             hint=f"Continue where it stopped with: dfcoach train --resume {run_dir.name}",
         ) from None
-    except CoachError as error:
-        _write_state(run_dir, status="failed", error=error.message)
-        log.write(f"failed: {error.message}")
+    except Exception as error:  # recorded for `dfcoach doctor`, then reported by the CLI
+        message = error.message if isinstance(error, CoachError) else f"{type(error).__name__}: {error}"
+        _write_state(run_dir, status="failed", error=message)
+        log.write(f"failed: {message}")
         raise
 
     _write_state(run_dir, status="finished", epoch=len(history), best_epoch=best_epoch(history).epoch, best_val_acc=best_epoch(history).val_acc)
