@@ -179,11 +179,12 @@ class _Item:
     split: str | None = None
 
 
-def _usable_items(layout: SourceLayout, infos: dict[Path, ImageInfo], skipped: list[tuple[str, str]]) -> dict[Key, list[_Item]]:
+def _usable_items(layout: SourceLayout, folder_files: dict[Path, list[Path]], infos: dict[Path, ImageInfo],
+                  skipped: list[tuple[str, str]]) -> dict[Key, list[_Item]]:
     items: dict[Key, list[_Item]] = {}
     for key, folders in sorted(layout.folders.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
         for folder in folders:
-            for path in visible_files(folder):
+            for path in folder_files[folder]:
                 info = infos[path]
                 shown = path.relative_to(layout.root).as_posix()
                 if not info.ok:
@@ -299,10 +300,11 @@ def organize(
     src, data_dir = Path(src), Path(data_dir)
     _refuse_overlap(src, data_dir)
     layout = find_source(src, exclude=data_dir)
-    files = [path for folders in layout.folders.values() for folder in folders for path in visible_files(folder)]
+    folder_files = {folder: visible_files(folder) for folders in layout.folders.values() for folder in folders}
+    files = [path for paths in folder_files.values() for path in paths]
     infos = scan_images(files, layout.root, progress=progress, description="Checking your images")
     skipped: list[tuple[str, str]] = []
-    items = _usable_items(layout, infos, skipped)
+    items = _usable_items(layout, folder_files, infos, skipped)
     planned, carved = _plan(layout, items, split, seed)
     _unique_names(planned)
     _require_space(planned, data_dir, link)

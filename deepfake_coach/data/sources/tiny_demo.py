@@ -39,6 +39,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
+from deepfake_coach.data.layout import CLASSES as LABELS, SPLITS
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 ARTIFACT_KINDS: tuple[str, ...] = ("gan_upsampling", "face_swap", "over_smooth")
@@ -46,8 +47,6 @@ DEFAULT_IMAGES_PER_CLASS = 500
 DEFAULT_SPLIT = (0.7, 0.2, 0.1)
 MIN_IMAGES_PER_CLASS = 10
 
-SPLITS = ("train", "val", "test")
-LABELS = ("real", "fake")
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_HEADER = ("file", "label", "split", "artifact")
 
