@@ -213,9 +213,12 @@ def train(
     from deepfake_coach.train.loop import fit
     from deepfake_coach.ui.training import ConsoleReporter, render_summary
 
-    session, data_dir = _session(ctx), _data_dir(data_dir)
+    from deepfake_coach.config import load_project_config
+
+    session, project = _session(ctx), load_project_config()
+    data_dir = data_dir if data_dir is not None else project.data.dir
     flags = dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size, device=device, patience=patience, seed=seed)
-    config = resolve_train_config(flags, quick=quick)
+    config = resolve_train_config(flags, project.train, quick=quick)
     result = fit(config, data_dir, pretrained=pretrained, resume=resume, progress=session.progress(), reporter=ConsoleReporter(console.err()))
     render_summary(result, success_checklist(data_dir), console.out())
 
@@ -260,6 +263,7 @@ def _print_organize_summary(result, data_dir: Path) -> None:
 
 def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> None:
     from deepfake_coach.data.checks import check_dataset
+    from deepfake_coach.data.layout import DEFAULT_DATA_DIR
     from deepfake_coach.ui.reports import render_dataset_report
 
     report = check_dataset(data_dir, progress=session.progress())
@@ -268,7 +272,7 @@ def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> 
     else:
         render_dataset_report(report, console.out())
         if report.fit_to_train:
-            where = "" if data_dir == Path("dataset") else f" --data-dir {data_dir}"
+            where = "" if data_dir == DEFAULT_DATA_DIR else f" --data-dir {data_dir}"
             console.next_step(f"dfcoach train --quick{where}", why="Next, train a first model (5 epochs)")
     raise typer.Exit(0 if report.fit_to_train else 1)
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.errors import CoachError
 from deepfake_coach.fsutil import atomic_write_text
 
@@ -47,7 +48,7 @@ class TrainConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    dir: Path = Path("dataset")
+    dir: Path = DEFAULT_DATA_DIR
     source: DatasetName | None = None
 
 

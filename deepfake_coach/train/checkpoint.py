@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from deepfake_coach import __version__
-from deepfake_coach.errors import CoachError
+from deepfake_coach.errors import CoachError, from_os_error
 from deepfake_coach.fsutil import atomic_write_bytes
 from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, get_spec
 
@@ -54,8 +54,6 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     try:
         atomic_write_bytes(Path(path), buffer.getvalue())
     except OSError as error:
-        from deepfake_coach.errors import from_os_error
-
         raise from_os_error(error, f"save the model to {path}") from None
 
 

@@ -22,6 +22,7 @@ import yaml
 from torch import nn
 
 from deepfake_coach.config import TrainConfig
+from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
@@ -95,7 +96,8 @@ def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or (isinstance(error, RuntimeError) and "out of memory" in str(error).lower())
 
 
-def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, criterion, scaler) -> torch.Tensor:
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, criterion, scaler) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step; returns (logits, loss), detached."""
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device_type=x.device.type, enabled=scaler is not None):
         logits = model(x)
@@ -235,7 +237,7 @@ def _run_status(run_dir: Path) -> str:
         return "unknown"
 
 
-def fit(config: TrainConfig, data_dir: Path = Path("dataset"), project_dir: Path = Path("."), pretrained: bool = False,
+def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool = False,
         resume: str | None = None, progress: Progress = NO_PROGRESS, reporter: TrainReporter | None = None) -> TrainResult:
     """Train `config.model` on `data_dir`; best model in models/, the run's files in runs/<id>/."""
     reporter = reporter or TrainReporter()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from deepfake_coach.config import CONFIG_FILE, TrainConfig, load_project_config
+from deepfake_coach.config import TrainConfig
 from deepfake_coach.errors import UsageError
 
 
-def resolve_train_config(flags: dict[str, Any], quick: bool = False, config_path: Path = Path(CONFIG_FILE)) -> TrainConfig:
-    saved = load_project_config(config_path).train
+def resolve_train_config(flags: dict[str, Any], saved: TrainConfig, quick: bool = False) -> TrainConfig:
+    """`saved` is dfcoach.yaml's train section; only the settings written in the file count."""
     from_file = {name: getattr(saved, name) for name in saved.model_fields_set}
     preset = TrainConfig.quick() if quick else TrainConfig.full()
     values = preset.model_dump()
