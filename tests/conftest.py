@@ -73,3 +73,17 @@ def _plain_environment(monkeypatch):
     monkeypatch.delenv("DFCOACH_DEBUG", raising=False)
     monkeypatch.delenv("DFCOACH_PROGRESS", raising=False)
     monkeypatch.setenv("COLUMNS", "2000")  # no line wrapping inside asserted sentences
+
+
+def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32, val_acc: float = 0.9, seed: int = 0) -> Path:
+    """A real dfcoach checkpoint with untrained (seeded) weights, saved the way `dfcoach train` saves one."""
+    import torch
+
+    from deepfake_coach.train.checkpoint import make_checkpoint, save_checkpoint
+    from deepfake_coach.train.models import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(model_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, make_checkpoint(model, model_name, image_size, metrics={"val_acc": val_acc, "val_loss": 0.3}, epoch=3))
+    return path

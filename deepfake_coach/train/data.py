@@ -43,16 +43,24 @@ class SplitImages:
 
 def decode_image(path: Path, size: int) -> np.ndarray:
     """An upright RGB square of `size` pixels: shorter side resized to `size`, then centre-cropped."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     with Image.open(path) as image:
         image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when the file is much larger
-        image = ImageOps.exif_transpose(image).convert("RGB")
-        width, height = image.size
-        scale = size / min(width, height)
-        resized = image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.BILINEAR)
-        left, top = (resized.width - size) // 2, (resized.height - size) // 2
-        return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
+        return square_image(image, size)
+
+
+def square_image(image, size: int) -> np.ndarray:
+    """The training preprocessing of an opened PIL image (EXIF upright, resize shorter side, centre crop):
+    training, evaluation, prediction and the service all go through here, so they see the same pixels."""
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image).convert("RGB")
+    width, height = image.size
+    scale = size / min(width, height)
+    resized = image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.BILINEAR)
+    left, top = (resized.width - size) // 2, (resized.height - size) // 2
+    return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
 def _split_files(data_dir: Path, split: str) -> list[tuple[Path, int]]:

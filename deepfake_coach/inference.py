@@ -1,0 +1,183 @@
+"""Using a trained model: load a checkpoint, prepare pictures exactly as training did, predict.
+
+`dfcoach evaluate`, `dfcoach predict`, `dfcoach deploy --check` and the service
+all go through `Detector`, so a picture is judged the same way everywhere. The
+preprocessing (size, normalisation) is read from the checkpoint, never assumed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+import numpy as np
+
+from deepfake_coach.errors import CoachError, DataError
+
+MODELS_DIR = Path("models")
+MODEL_GLOB = "best_model_*.pth"
+MAX_PIXELS = 64_000_000  # a 64-megapixel photo is already far more than a face detector needs
+KNOWN_PREPROCESSING = {"exif_upright+resize_shorter_side+center_crop"}
+
+
+class UnreadableImage(DataError):
+    """A file or upload that is not a picture dfcoach can judge; `reason` is a few plain words."""
+
+    def __init__(self, reason: str, hint: str | None = None):
+        super().__init__(f"This file is not a picture dfcoach can read: {reason}.", hint=hint)
+        self.reason = reason
+
+
+def newest_model(models_dir: Path = MODELS_DIR) -> Path:
+    """The most recently saved best model, which is what every command uses by default."""
+    models = sorted(Path(models_dir).glob(MODEL_GLOB), key=lambda p: (p.stat().st_mtime, p.name))
+    if not models:
+        raise CoachError(
+            f"There is no trained model in {models_dir}/ yet.",
+            hint="Train one first: dfcoach train --quick (or pass the model file's path).",
+        )
+    return models[-1]
+
+
+def open_image(source: Path | bytes | BinaryIO, size: int | None = None):
+    """An opened, fully decoded PIL image, or `UnreadableImage` saying in plain words why not.
+
+    With `size`, a large JPEG is decoded at a reduced scale first, as the training cache does."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(source, bytes):
+        if not source:
+            raise UnreadableImage("the file is empty")
+        source = io.BytesIO(source)
+    elif isinstance(source, Path) and source.is_file() and source.stat().st_size == 0:
+        raise UnreadableImage("the file is empty")
+    try:
+        image = Image.open(source)
+    except UnidentifiedImageError:
+        raise UnreadableImage("it is not an image (or not a format dfcoach knows: JPEG, PNG, WebP, BMP)") from None
+    except Image.DecompressionBombError:
+        raise UnreadableImage("it is far too large", hint=f"Use a picture under {MAX_PIXELS // 1_000_000} megapixels.") from None
+    except OSError as error:
+        if error.errno is not None:  # the file system refused, not the picture
+            raise UnreadableImage(f"it cannot be opened ({error.strerror})") from None
+        raise UnreadableImage(f"it is damaged or cut short ({error})") from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:  # checked from the header, before decoding anything
+        raise UnreadableImage(
+            f"it is {width}x{height} pixels, larger than the {MAX_PIXELS // 1_000_000} megapixels dfcoach accepts",
+            hint="Resize or crop it around the face first.",
+        )
+    if size is not None:
+        image.draft("RGB", (size, size))
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UnreadableImage(f"it is damaged or cut short ({error})") from None
+    return image
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fake_probability: float
+    threshold: float = 0.5
+
+    @property
+    def label(self) -> str:
+        return "fake" if self.fake_probability >= self.threshold else "real"
+
+    @property
+    def confidence(self) -> float:
+        """How sure the model is of the label it gave (0.5 to 1)."""
+        return self.fake_probability if self.label == "fake" else 1.0 - self.fake_probability
+
+
+class Detector:
+    """A trained model, ready to judge pictures."""
+
+    def __init__(self, checkpoint: dict, path: Path | None = None, device: str = "cpu"):
+        import torch
+
+        from deepfake_coach.train.checkpoint import model_from_checkpoint
+
+        preprocessing = checkpoint.get("preprocessing")
+        if preprocessing not in KNOWN_PREPROCESSING:
+            raise CoachError(
+                f"This model was made with a preprocessing this dfcoach does not know ({preprocessing}).",
+                hint="Update dfcoach (pip install -U deepfake-coach), or train a new model with `dfcoach train`.",
+            )
+        self.path = path
+        self.checkpoint = checkpoint
+        self.model_name: str = checkpoint["model_name"]
+        self.image_size: int = int(checkpoint["image_size"])
+        self.class_names: list[str] = list(checkpoint.get("class_names", ["real", "fake"]))
+        self.fake_index = self.class_names.index("fake")
+        self.mean = tuple(checkpoint["normalization"]["mean"])
+        self.std = tuple(checkpoint["normalization"]["std"])
+        self.metrics: dict = dict(checkpoint.get("metrics", {}))
+        self.device = torch.device(device)
+        self.model = model_from_checkpoint(checkpoint).to(self.device)
+
+    @classmethod
+    def load(cls, path: Path | None = None, device: str = "cpu") -> "Detector":
+        """The model at `path` (default: the newest in models/), checked to load safely."""
+        from deepfake_coach.train.checkpoint import load_checkpoint
+
+        path = Path(path) if path is not None else newest_model()
+        return cls(load_checkpoint(path), path, device)
+
+    def prepare(self, image) -> np.ndarray:
+        """The uint8 square the model sees, made the way training made it."""
+        from deepfake_coach.train.data import square_image
+
+        return square_image(image, self.image_size)
+
+    def fake_probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """Fake probability of each picture in a uint8 NHWC batch."""
+        import torch
+
+        from deepfake_coach.train.data import to_tensor
+
+        with torch.inference_mode():
+            x = to_tensor(np.require(pixels, np.uint8, ["C", "W"]), self.mean, self.std, self.device)
+            logits = self.model(x).float()
+            return torch.softmax(logits, dim=1)[:, self.fake_index].cpu().numpy()
+
+    def judge(self, image, threshold: float = 0.5) -> Verdict:
+        """The verdict on one PIL image (best opened with `open_image(source, detector.image_size)`)."""
+        return Verdict(float(self.fake_probabilities(self.prepare(image)[None])[0]), threshold)
+
+    def judge_files(self, paths: Iterable[Path], threshold: float = 0.5, batch_size: int = 32
+                    ) -> tuple[list[tuple[Path, Verdict]], list[tuple[Path, str]]]:
+        """(verdicts, unreadable files with the reason); an unreadable file never stops the others."""
+        verdicts: list[tuple[Path, Verdict]] = []
+        unreadable: list[tuple[Path, str]] = []
+        batch: list[tuple[Path, np.ndarray]] = []
+
+        def flush() -> None:
+            if batch:
+                probabilities = self.fake_probabilities(np.stack([pixels for _, pixels in batch]))
+                verdicts.extend((path, Verdict(float(p), threshold)) for (path, _), p in zip(batch, probabilities))
+                batch.clear()
+
+        for path in paths:
+            try:
+                with open_image(Path(path), self.image_size) as image:
+                    batch.append((Path(path), self.prepare(image)))
+            except UnreadableImage as error:
+                unreadable.append((Path(path), error.reason))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+        return verdicts, unreadable
+
+    def describe(self) -> dict:
+        """What the service's /health and the reports say about the model."""
+        return {
+            "model": self.model_name,
+            "path": str(self.path) if self.path else None,
+            "image_size": self.image_size,
+            "device": str(self.device),
+            "val_acc": self.metrics.get("val_acc"),
+        }
