@@ -94,7 +94,10 @@ class Verdict:
 
 
 class Detector:
-    """A trained model, ready to judge pictures."""
+    """A trained model, ready to judge pictures.
+
+    Callers use `judge`, `judge_images` and `judge_files`; `prepare` and `fake_probabilities`
+    are the preprocessing and the forward pass behind them, which a recipe may change."""
 
     def __init__(self, checkpoint: dict, path: Path | None = None, device: str = "cpu"):
         import torch
@@ -147,6 +150,14 @@ class Detector:
     def judge(self, image, threshold: float = 0.5) -> Verdict:
         """The verdict on one PIL image (best opened with `open_image(source, detector.image_size)`)."""
         return Verdict(float(self.fake_probabilities(self.prepare(image)[None])[0]), threshold)
+
+    def judge_images(self, images, threshold: float = 0.5, batch_size: int = 32) -> list[Verdict]:
+        """Verdicts on several PIL images (video frames, say), in batches."""
+        verdicts: list[Verdict] = []
+        for start in range(0, len(images), batch_size):
+            pixels = np.stack([self.prepare(image) for image in images[start : start + batch_size]])
+            verdicts += [Verdict(float(p), threshold) for p in self.fake_probabilities(pixels)]
+        return verdicts
 
     def judge_files(self, paths: Iterable[Path], threshold: float = 0.5, batch_size: int = 32
                     ) -> tuple[list[tuple[Path, Verdict]], list[tuple[Path, str]]]:

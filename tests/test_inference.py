@@ -86,3 +86,10 @@ def test_unknown_preprocessing_is_refused(tmp_path):
     checkpoint["preprocessing"] = "something_newer"
     with pytest.raises(CoachError, match="preprocessing"):
         Detector(checkpoint)
+
+
+def test_judge_images_matches_judge(tmp_path):
+    detector = Detector.load(write_model(tmp_path / "m.pth"))
+    images = [open_image(image_bytes(i), 32) for i in range(3)]
+    together = detector.judge_images(images, batch_size=2)
+    assert [v.fake_probability for v in together] == pytest.approx([detector.judge(im).fake_probability for im in images], abs=1e-5)
