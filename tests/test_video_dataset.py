@@ -50,6 +50,9 @@ def test_videos_become_face_pictures_named_by_video_and_frame(cli, tmp_path):
     result = cli("data", "organize", src, "--videos", "--frames", 3, "--data-dir", dataset)
     assert result.exit_code == 0, result.output
     assert "Cut 30 face pictures from 10 of 10 videos" in result.stderr
+    # progress over videos and over frames (plain lines, as in a log)
+    assert "Videos (10 videos)..." in result.stderr and "Frames (30 frames)..." in result.stderr
+    assert "Frames: done, 30 frames" in result.stderr
     files = pictures(dataset)
     assert len(files) == 30
     for path in files:
