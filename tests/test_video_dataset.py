@@ -93,6 +93,21 @@ def test_clips_in_one_subfolder_stay_in_one_split(cli, tmp_path):
         assert len(splits) == 1, f"person_{person}'s clips are split across {splits}"
 
 
+def test_a_folder_split_already_keeps_its_splits(cli, tmp_path):
+    src = tmp_path / "clips"
+    seeds = iter(FACE_SEEDS)
+    for split, count in (("train", 3), ("valid", 1), ("test", 1)):
+        for label in ("real", "fake"):
+            for i in range(count):
+                write_face_video(src / split / label / f"{split}_{label}_{i}.mp4", next(seeds), 2)
+    dataset = tmp_path / "dataset"
+    result = cli("data", "organize", src, "--videos", "--frames", 2, "--data-dir", dataset)
+    assert result.exit_code == 0, result.output
+    for video_id, splits in splits_of_videos(dataset).items():
+        assert splits == {video_id.split("_")[0].replace("valid", "val")}
+    assert "your folder's own train/val/test split" in result.stderr
+
+
 def test_the_class_with_more_videos_gives_fewer_frames_per_video(cli, tmp_path):
     src = make_video_folder(tmp_path / "clips", real=3, fake=6, frames=4)
     dataset = tmp_path / "dataset"

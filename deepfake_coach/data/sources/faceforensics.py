@@ -81,12 +81,19 @@ def find_root(src: Path) -> Path:
         for folder in frontier:
             if is_faceforensics(folder):
                 return folder
-        frontier = [child for folder in frontier for child in sorted(folder.iterdir()) if child.is_dir() and not child.name.startswith(".")]
+        frontier = [child for folder in frontier for child in _subfolders(folder)]
     raise DataError(
         f"{src} does not look like FaceForensics++: there is no original_sequences/ or manipulated_sequences/ folder in it.",
         hint="Pass the folder you gave the download script as its output path. For a folder of your own videos in real/ and fake/, "
         "run: dfcoach data organize FOLDER --videos",
     )
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return sorted(child for child in folder.iterdir() if child.is_dir() and not child.name.startswith("."))
+    except OSError:  # a folder we may not read is not where the download went
+        return []
 
 
 def _videos_in(folder: Path) -> list[Path]:
