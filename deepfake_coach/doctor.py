@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
+from deepfake_coach.checklist import PASS_ACCURACY
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 
 Status = Literal["ok", "warn", "fail"]
@@ -299,6 +300,9 @@ def _finished_run_health(run: Path, state: dict, log_text: str) -> Finding:
     if "out of memory" in log_text.lower():
         return warn(saw + " The GPU ran out of memory along the way (dfcoach halved the batch size and went on).",
                     _oom_fix(log_text) or "Use a smaller --batch-size next time.")
+    if isinstance(best, (int, float)) and best <= PASS_ACCURACY:
+        return warn(saw + f" That is not above {PASS_ACCURACY:.0%}, the guide's bar for a model that has learned something.",
+                    "Train longer (dfcoach train, the full run), or with more images (dfcoach data list).")
     return ok(saw)
 
 
@@ -319,7 +323,7 @@ def deployed_model(env_file: Path) -> Deployment:
 
     from deepfake_coach.errors import CoachError
 
-    deploy = f"dfcoach deploy --env-file {env_file}"
+    deploy = "dfcoach deploy" + ("" if env_file == Path(".env") else f" --env-file {env_file}")
     if not env_file.is_file():
         return Deployment(False, ok(f"Not deployed yet (no {env_file}).", deploy))
     values = dotenv_values(env_file)

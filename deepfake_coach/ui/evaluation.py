@@ -42,7 +42,7 @@ def render_evaluation(evaluation: Evaluation, console: Console) -> None:
     if evaluation.balance_note:
         console.print(f"[yellow]{escape(evaluation.balance_note)}[/yellow]")
     if evaluation.per_kind:
-        kinds = Table(title="Accuracy by kind of image", title_justify="left", caption="from the demo's manifest.csv", caption_justify="left")
+        kinds = Table(title="Accuracy by kind of image", title_justify="left")
         for column, justify in (("Kind", "left"), ("Images", "right"), ("Right", "right"), ("Accuracy", "right")):
             kinds.add_column(column, justify=justify)
         for kind, row in evaluation.per_kind.items():
@@ -61,7 +61,7 @@ def render_evaluation(evaluation: Evaluation, console: Console) -> None:
 
 
 def confusion_table(matrix: dict[str, dict[str, int]]) -> Table:
-    table = Table(title="Confusion matrix", title_justify="left", caption="rows: what the images are; columns: what the model said", caption_justify="left")
+    table = Table(title="Confusion matrix", title_justify="left")
     table.add_column("")
     for called in CLASSES:
         table.add_column(f"called {called}", justify="right")
