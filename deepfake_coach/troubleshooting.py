@@ -59,8 +59,8 @@ TROUBLES: tuple[Trouble, ...] = (
     ),
     Trouble(
         "accuracy-stuck-at-50", "Accuracy stuck at 50% (chance)",
-        (r"stuck at (chance|50)", r"\bacc(uracy)?\b[^0-9\n]{0,40}\b50(\.0+)?\s*%", r"\b50(\.0+)?\s*%[^\n]{0,20}\bacc(uracy)?\b",
-         r"\bacc(uracy)?\b[^0-9\n]{0,20}\b0\.50*\b", r"calls every (validation )?image (real|fake)", r"coin toss"),
+        (r"stuck at (chance|50)", r"(?<![a-z])acc(uracy)?\b[^0-9\n]{0,40}\b50(\.0+)?\s*%", r"\b50(\.0+)?\s*%[^\n]{0,20}\bacc(uracy)?\b",
+         r"(?<![a-z])acc(uracy)?\b[^0-9\n]{0,20}\b0\.50*\b", r"calls every (validation )?image (real|fake)", r"coin toss"),
         "The model has not found anything that tells real from fake, so it guesses: the labels may be wrong "
         "(fake images in real/ or mixed up), the learning rate too high, the images too small to show the "
         "artifacts, or the fakes too few or too alike.",
