@@ -301,8 +301,9 @@ def evaluate_model(
     as_json: AsJson = False,
 ) -> None:
     """Measure the model on images it never trained on: metrics, confusion matrix, and pictures."""
-    from deepfake_coach.evaluate import check_threshold, evaluate
+    from deepfake_coach.evaluate import evaluate
     from deepfake_coach.inference import Detector
+    from deepfake_coach.predict import check_threshold
     from deepfake_coach.ui.evaluation import render_evaluation
 
     check_threshold(threshold)  # before the slow part
@@ -317,6 +318,7 @@ def evaluate_model(
 
 @_command(app, "predict")
 def predict_files(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Pictures, or folders of pictures (searched at any depth).", show_default=False)],
     model: Annotated[Optional[Path], typer.Option(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
     threshold: Threshold = 0.5,
@@ -326,14 +328,13 @@ def predict_files(
 
     Exit code 0 when at least one picture was judged, 1 when none could be.
     """
-    from deepfake_coach.evaluate import check_threshold
     from deepfake_coach.inference import Detector
-    from deepfake_coach.predict import predict
+    from deepfake_coach.predict import check_threshold, predict
     from deepfake_coach.ui.evaluation import render_predictions, render_unreadable
 
     check_threshold(threshold)
     detector = Detector.load(model)
-    predictions = predict(detector, paths, threshold)
+    predictions = predict(detector, paths, threshold, _session(ctx).progress())
     if as_json:
         _print_json(json.dumps(predictions.to_dict(detector, threshold), indent=2))
     else:
@@ -367,6 +368,7 @@ def checklist(
 
 @_command(app, "doctor")
 def doctor(
+    ctx: typer.Context,
     as_json: AsJson = False,
     explain: Annotated[Optional[str], typer.Option(help="An error message (or `-` to read it from stdin): its usual cause and fix.", show_default=False)] = None,
     data_dir: DataDir = None,
@@ -383,7 +385,8 @@ def doctor(
     from deepfake_coach.doctor import DoctorContext, results_json, run_checks
     from deepfake_coach.ui.health import render_checks
 
-    results = run_checks(DoctorContext(data_dir=_data_dir(data_dir), env_file=_env_file(env_file), port=port))
+    context = DoctorContext(data_dir=_data_dir(data_dir), env_file=_env_file(env_file), port=port, progress=_session(ctx).progress())
+    results = run_checks(context)
     if as_json:
         _print_json(results_json(results))
     else:

@@ -30,6 +30,7 @@ from typing import Callable, Literal
 
 from deepfake_coach.checklist import PASS_ACCURACY
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 Status = Literal["ok", "warn", "fail"]
 TROUBLESHOOTING = "docs/troubleshooting.md"
@@ -82,6 +83,7 @@ class DoctorContext:
     data_dir: Path = DEFAULT_DATA_DIR
     env_file: Path = Path(".env")
     port: int = DEFAULT_PORT
+    progress: Progress = NO_PROGRESS  # for the slow checks (the dataset's, the first time)
 
 
 Check = Callable[[DoctorContext], Finding]
@@ -231,7 +233,7 @@ def dataset(context: DoctorContext) -> Finding:
     data_dir = Path(context.data_dir)
     if not data_dir.exists():
         return ok(f"No dataset at {data_dir}/ yet.", "dfcoach data download tiny_demo (offline, seconds), or dfcoach data organize YOUR_FOLDER")
-    report = check_dataset(data_dir, save_report=False)
+    report = check_dataset(data_dir, progress=context.progress, save_report=False)
     train = report.counts["train"]
     saw = f"{report.total:,} images in {data_dir}/ ({train['real']:,} real and {train['fake']:,} fake to train on). {report.verdict}"
     command = f"dfcoach data check --data-dir {data_dir}"

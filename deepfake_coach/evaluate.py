@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from deepfake_coach.data.layout import CLASSES, DEFAULT_DATA_DIR, IMAGE_EXTENSIONS, SPLITS, visible_files
 from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.predict import check_threshold, judge_pictures
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
@@ -27,17 +28,7 @@ FAKE = CLASSES.index("fake")
 DEMO_MANIFEST = "manifest.csv"  # tiny_demo: file,label,split,artifact
 VIDEOS_CSV = "videos.csv"  # frames cut from videos: file,video_id,frame
 MISTAKES_KEPT = 100  # in report.json; the picture shows the first MISTAKES_SHOWN
-JUDGE_CHUNK = 256  # images judged between two progress updates
 UNBALANCED = 1.5  # one class this many times the other: accuracy alone misleads
-
-
-def check_threshold(threshold: float) -> float:
-    if not 0.0 <= threshold <= 1.0:
-        raise UsageError(
-            f"--threshold {threshold} is outside 0 to 1.",
-            hint="The threshold is a probability: 0.5 (the default) calls an image fake when the model is more sure of fake than real.",
-        )
-    return threshold
 
 
 @dataclass
@@ -115,15 +106,8 @@ def split_images(data_dir: Path, split: str) -> list[tuple[Path, str]]:
 def judge_split(detector: "Detector", images: list[tuple[Path, str]], data_dir: Path, progress: Progress = NO_PROGRESS
                 ) -> tuple[list[Judged], list[tuple[Path, str]]]:
     labels = {path: label for path, label in images}
-    judged: list[Judged] = []
-    unreadable: list[tuple[Path, str]] = []
-    with progress.task("Judging images", total=len(images), unit="images") as task:
-        for start in range(0, len(images), JUDGE_CHUNK):
-            chunk = [path for path, _ in images[start:start + JUDGE_CHUNK]]
-            verdicts, bad = detector.judge_files(chunk)
-            judged += [Judged(_relative(path, data_dir), labels[path], verdict.fake_probability) for path, verdict in verdicts]
-            unreadable += bad
-            task.advance(len(chunk))
+    verdicts, unreadable = judge_pictures(detector, [path for path, _ in images], progress=progress)
+    judged = [Judged(_relative(path, data_dir), labels[path], verdict.fake_probability) for path, verdict in verdicts]
     return judged, unreadable
 
 

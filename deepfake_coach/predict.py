@@ -11,14 +11,39 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from deepfake_coach.data.layout import IMAGE_EXTENSIONS, is_hidden, visible_files
-from deepfake_coach.errors import DataError
-from deepfake_coach.evaluate import check_threshold
+from deepfake_coach.errors import DataError, UsageError
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from deepfake_coach.inference import Detector, Verdict
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 VIDEOS_NOT_INSTALLED = "videos are judged by `dfcoach predict` once video support is installed"
+JUDGE_CHUNK = 256  # pictures judged between two progress updates
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(
+            f"--threshold {threshold} is outside 0 to 1.",
+            hint="The threshold is a probability: 0.5 (the default) calls an image fake when the model is more sure of fake than real.",
+        )
+    return threshold
+
+
+def judge_pictures(detector: "Detector", paths: list[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS
+                   ) -> tuple[list[tuple[Path, "Verdict"]], list[tuple[Path, str]]]:
+    """`Detector.judge_files`, a chunk at a time so the person sees it advance."""
+    verdicts: list[tuple[Path, "Verdict"]] = []
+    unreadable: list[tuple[Path, str]] = []
+    with progress.task("Judging pictures", total=len(paths), unit="pictures") as task:
+        for start in range(0, len(paths), JUDGE_CHUNK):
+            chunk = paths[start:start + JUDGE_CHUNK]
+            judged, bad = detector.judge_files(chunk, threshold)
+            verdicts += judged
+            unreadable += bad
+            task.advance(len(chunk))
+    return verdicts, unreadable
 
 
 @dataclass
@@ -65,7 +90,7 @@ def judge_videos(detector: "Detector", videos: list[Path], threshold: float
     return [], [(video, VIDEOS_NOT_INSTALLED) for video in videos]
 
 
-def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5) -> Predictions:
+def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS) -> Predictions:
     check_threshold(threshold)
     paths = list(paths)
     images, videos, skipped = collect_inputs(paths)
@@ -75,6 +100,6 @@ def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5)
             raise DataError(f"Nothing to judge: {named} does not exist.", hint="Check the path for typos.")
         raise DataError(f"Nothing to judge: no pictures in {named}.",
                         hint="Point at image files (JPEG, PNG, WebP, BMP) or at a folder that holds some.")
-    verdicts, unreadable = detector.judge_files(images, threshold)
+    verdicts, unreadable = judge_pictures(detector, images, threshold, progress)
     video_verdicts, bad_videos = judge_videos(detector, videos, threshold)
     return Predictions(verdicts + video_verdicts, skipped + unreadable + bad_videos)
