@@ -348,7 +348,8 @@ def deployed_model(env_file: Path) -> Deployment:
         return Deployment(True, warn(f"{saw} But MODEL_TYPE is {model_type or 'not set'}, so the service will not use it.",
                                      f"Set MODEL_TYPE=custom: {deploy}"))
     if custom_type != detector.model_name:
-        return Deployment(True, warn(f"{saw} But CUSTOM_MODEL_TYPE is {custom_type or 'not set'}, not {detector.model_name}.",
+        setting = f"is {custom_type}" if custom_type else "is not set"
+        return Deployment(True, warn(f"{saw} But CUSTOM_MODEL_TYPE {setting}, while the file holds a {detector.model_name}.",
                                      f"Set CUSTOM_MODEL_TYPE={detector.model_name}: {deploy}"))
     return Deployment(True, ok(saw))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deepfake_coach.data.layout import CLASSES, DEFAULT_DATA_DIR, IMAGE_EXTENSIONS, SPLITS, visible_files
-from deepfake_coach.errors import DataError, UsageError
+from deepfake_coach.errors import DataError, UsageError, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.predict import check_threshold, judge_pictures
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
@@ -260,9 +260,12 @@ def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str
 
     run_dir = Path(run_dir) if run_dir is not None else run_folder_for(detector.path or Path("model"))
     pictures = {"confusion": run_dir / "confusion.png", "roc": run_dir / "roc.png", "mistakes": run_dir / "mistakes.png"}
-    plot_confusion(matrix, threshold, pictures["confusion"])
-    plot_roc(truth, probabilities, threshold, pictures["roc"])
-    plot_mistakes([(data_dir / item.file, item) for item in mistakes], len(judged), threshold, pictures["mistakes"])
+    try:
+        plot_confusion(matrix, threshold, pictures["confusion"])
+        plot_roc(truth, probabilities, threshold, pictures["roc"])
+        plot_mistakes([(data_dir / item.file, item) for item in mistakes], len(judged), threshold, pictures["mistakes"])
+    except OSError as error:
+        raise from_os_error(error, f"save the evaluation's pictures in {run_dir}") from None
 
     evaluation = Evaluation(
         model=detector.describe(), data_dir=str(data_dir), split=split, threshold=threshold, counts=counts,
@@ -274,5 +277,8 @@ def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str
         pictures={name: str(path) for name, path in pictures.items()},
         report_path=str(run_dir / "report.json"),
     )
-    atomic_write_text(run_dir / "report.json", json.dumps(evaluation.to_dict(), indent=2))
+    try:
+        atomic_write_text(run_dir / "report.json", json.dumps(evaluation.to_dict(), indent=2))
+    except OSError as error:
+        raise from_os_error(error, f"save {run_dir}/report.json") from None
     return evaluation

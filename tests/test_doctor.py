@@ -205,7 +205,7 @@ def test_deployed_model(project):
 
     write_model(project / "models" / "gone.pth", model_name="meso4")
     state, saw, fix = status("deployed_model", project)
-    assert state == "warn" and "CUSTOM_MODEL_TYPE is custom_cnn, not meso4" in saw and "CUSTOM_MODEL_TYPE=meso4" in fix
+    assert state == "warn" and "CUSTOM_MODEL_TYPE is custom_cnn, while the file holds a meso4" in saw and "CUSTOM_MODEL_TYPE=meso4" in fix
 
     env.write_text("MODEL_TYPE=custom\nMODEL_PATH=./models/gone.pth\nCUSTOM_MODEL_TYPE=meso4\n")
     state, saw, fix = status("deployed_model", project)

@@ -218,3 +218,38 @@ def test_files_that_are_not_dfcoach_checkpoints(cli, project):
     result = cli("evaluate", foreign)
     assert result.exit_code == 1 and "is not a dfcoach model file" in result.stderr
     assert "dfcoach train" in result.stderr
+
+
+def test_a_perfect_model_gets_a_picture_saying_there_are_no_mistakes(tmp_path):
+    from deepfake_coach.evaluation_plots import plot_mistakes
+
+    plot_mistakes([], 40, 0.5, tmp_path / "mistakes.png")
+    with Image.open(tmp_path / "mistakes.png") as picture:
+        assert picture.size[0] > 100
+
+
+def test_the_run_folder_is_found_from_an_absolute_or_relative_best_path(project):
+    from deepfake_coach.evaluate import run_folder_for
+
+    model = write_model(project / "models" / "best_model_custom_cnn_1.pth")
+    run = project / "runs" / "20260101_000000"
+    run.mkdir(parents=True)
+    (run / "state.json").write_text(json.dumps({"status": "finished", "best_path": str(model)}))
+    assert run_folder_for(model, project) == run
+    assert run_folder_for(Path("models/best_model_custom_cnn_1.pth"), project) == run
+    assert run_folder_for(project / "other.pth", project) == project / "runs" / "other"
+
+
+def test_a_full_disk_while_saving_the_report_is_explained(cli, project, monkeypatch):
+    import errno
+
+    from deepfake_coach import evaluate as evaluate_module
+
+    def full(path, text, mode=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(evaluate_module, "atomic_write_text", full)
+    write_model(project / "models" / "best_model_custom_cnn_1.pth")
+    result = cli("evaluate")
+    assert result.exit_code == 1
+    assert "the disk is full" in result.stderr and "Traceback" not in result.output
