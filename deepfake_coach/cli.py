@@ -292,5 +292,149 @@ def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> 
     raise typer.Exit(0 if report.fit_to_train else 1)
 
 
+# --- dfcoach evaluate, predict, checklist, doctor ---------------------------------------------
+
+Threshold = Annotated[float, typer.Option(help="Fake probability from which an image is called fake (0 to 1).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON, for scripts.")]
+EnvFile = Annotated[
+    Optional[Path],
+    typer.Option("--env-file", help="The .env the inference service reads. [default: deploy.env_file in dfcoach.yaml, else .env]", show_default=False),
+]
+
+
+def _print_json(text: str) -> None:
+    typer.echo(text)  # plain, unwrapped: scripts parse it
+
+
+@_command(app, "evaluate")
+def evaluate_model(
+    ctx: typer.Context,
+    model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="Which images to judge: test (never seen in training), val or train.")] = "test",
+    threshold: Threshold = 0.5,
+    as_json: AsJson = False,
+) -> None:
+    """Measure the model on images it never trained on: metrics, confusion matrix, and pictures."""
+    from deepfake_coach.evaluate import evaluate
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.predict import check_threshold
+    from deepfake_coach.ui.evaluation import render_evaluation
+
+    check_threshold(threshold)  # before the slow part
+    session, data_dir = _session(ctx), _data_dir(data_dir)
+    evaluation = evaluate(Detector.load(model), data_dir, split, threshold, progress=session.progress())
+    if as_json:
+        _print_json(json.dumps(evaluation.to_dict(), indent=2))
+        return
+    render_evaluation(evaluation, console.out())
+    console.next_step("dfcoach predict YOUR_PICTURE.jpg", why="Try it on your own pictures")
+
+
+@_command(app, "predict")
+def predict_files(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Pictures, or folders of pictures (searched at any depth).", show_default=False)],
+    model: Annotated[Optional[Path], typer.Option(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    threshold: Threshold = 0.5,
+    as_json: AsJson = False,
+) -> None:
+    """Say whether each picture is real or fake, with the model's fake probability.
+
+    Exit code 0 when at least one picture was judged, 1 when none could be.
+    """
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.predict import check_threshold, predict
+    from deepfake_coach.ui.evaluation import render_predictions, render_unreadable
+
+    check_threshold(threshold)
+    detector = Detector.load(model)
+    predictions = predict(detector, paths, threshold, _session(ctx).progress())
+    if as_json:
+        _print_json(json.dumps(predictions.to_dict(detector, threshold), indent=2))
+    else:
+        if predictions.verdicts:
+            render_predictions([(str(path), v.label, v.fake_probability) for path, v in predictions.verdicts], console.out())
+        if predictions.unreadable:
+            render_unreadable([(str(path), reason) for path, reason in predictions.unreadable], console.err())
+    if not predictions.verdicts:
+        raise CoachError("None of the files could be judged.", hint="Use JPEG, PNG, WebP or BMP pictures (the reasons are listed above).")
+
+
+@_command(app, "checklist")
+def checklist(
+    data_dir: DataDir = None,
+    env_file: EnvFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """The beginner's guide's success checklist, ticked from what is on disk."""
+    from deepfake_coach.checklist import success_checklist
+    from deepfake_coach.ui.health import render_checklist
+
+    items = success_checklist(_data_dir(data_dir), env_file=_env_file(env_file))
+    if as_json:
+        _print_json(json.dumps({"done": all(item.done for item in items), "items": [item.to_dict() for item in items]}, indent=2))
+        return
+    render_checklist(items, console.out())
+    undone = next((item for item in items if not item.done), None)
+    if undone is not None:
+        console.next_step(undone.how, why="Next")
+
+
+@_command(app, "doctor")
+def doctor(
+    ctx: typer.Context,
+    as_json: AsJson = False,
+    explain: Annotated[Optional[str], typer.Option(help="An error message (or `-` to read it from stdin): its usual cause and fix.", show_default=False)] = None,
+    data_dir: DataDir = None,
+    env_file: EnvFile = None,
+    port: Annotated[int, typer.Option(help="The port `dfcoach serve` will use.")] = 5000,
+) -> None:
+    """Check everything dfcoach needs, and say how to fix what is wrong.
+
+    Exit code 0 when no check fails (warnings are fine), 1 when one does.
+    """
+    if explain is not None:
+        _explain(explain, as_json)
+        return
+    from deepfake_coach.doctor import DoctorContext, results_json, run_checks
+    from deepfake_coach.ui.health import render_checks
+
+    context = DoctorContext(data_dir=_data_dir(data_dir), env_file=_env_file(env_file), port=port, progress=_session(ctx).progress())
+    results = run_checks(context)
+    if as_json:
+        _print_json(results_json(results))
+    else:
+        render_checks(results, console.out())
+    if any(result.status == "fail" for result in results):
+        raise typer.Exit(1)
+
+
+def _explain(text: str, as_json: bool) -> None:
+    import sys
+
+    from deepfake_coach.troubleshooting import explain
+    from deepfake_coach.ui.health import render_explanations
+
+    text = sys.stdin.read() if text == "-" else text
+    troubles = explain(text)
+    if as_json:
+        _print_json(json.dumps({"matches": [trouble.to_dict() for trouble in troubles]}, indent=2))
+    elif troubles:
+        render_explanations(troubles, console.out())
+    if not troubles:
+        raise CoachError(
+            "dfcoach does not recognise this error.",
+            hint="Paste the last lines of the error (the line naming the error matters most), run `dfcoach doctor` "
+                 "for a check of everything, or see docs/troubleshooting.md.",
+        )
+
+
+def _env_file(flag: Path | None) -> Path:
+    from deepfake_coach.config import load_project_config
+
+    return flag if flag is not None else load_project_config().deploy.env_file
+
+
 def main() -> None:
     app()
