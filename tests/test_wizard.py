@@ -80,7 +80,7 @@ def test_without_a_terminal_the_missing_answer_names_its_flag(project):
     with pytest.raises(MissingAnswer) as caught:
         Run()()
     assert "--dataset" in caught.value.hint
-    assert completed(project) == ["welcome"]
+    assert completed(project) == ["welcome", "environment"]
 
 
 def test_folder_without_source_names_the_flag_even_with_yes(project):
@@ -93,7 +93,7 @@ def test_sample_skeleton_stops_with_the_fix_and_resumes_at_the_dataset(project):
     with pytest.raises(DataError) as caught:
         Run(dataset="sample", yes=True)()
     assert "run `dfcoach init` again" in caught.value.hint
-    assert completed(project) == ["welcome"]
+    assert completed(project) == ["welcome", "environment"]
     assert (project / "dataset" / "train" / "fake").is_dir()
     # The person fills the folders by hand, then continues.
     make_faces_folder(project / "filled", real=20, fake=20)
@@ -101,7 +101,7 @@ def test_sample_skeleton_stops_with_the_fix_and_resumes_at_the_dataset(project):
 
     organize(project / "filled", project / "dataset", replace=True)
     run = Run({"--restart or --continue": "continue", "--replace-data or --keep-data": False}, full=False)()
-    assert "Continuing: 1 of 6 steps were done before." in run.text
+    assert "Continuing: 2 of 8 steps were done before." in run.text
     assert "Using the dataset already in dataset/" in run.text
     assert completed(project)[-1] == "farewell"
 
@@ -128,8 +128,8 @@ def test_ctrl_c_at_a_question_says_where_it_stopped(project):
     run.prompter = StopsAtModel({})
     with pytest.raises(Interrupted) as caught:
         run()
-    assert "Stopped at step 3" in caught.value.message and "dfcoach init" in caught.value.hint
-    assert completed(project) == ["welcome", "dataset"]
+    assert "Stopped at step 4" in caught.value.message and "dfcoach init" in caught.value.hint
+    assert completed(project) == ["welcome", "environment", "dataset"]
 
 
 def test_a_stopped_full_run_is_resumed_not_restarted(project, monkeypatch):

@@ -56,12 +56,7 @@ def render_summary(result: TrainResult, checklist: list[tuple[bool, str, str]], 
     console.print(f"  Best model:  {escape(str(result.run.best_path))}")
     console.print(f"  Run files:   {escape(str(result.run.run_dir))}/ (curves.png shows the learning curves)")
     if checklist:
+        from deepfake_coach.ui.health import render_checklist
+
+        console.print()
         render_checklist(checklist, console)
-
-
-def render_checklist(checklist: list[tuple[bool, str, str]], console: Console) -> None:
-    """The guide's success checklist: a tick or a cross, and for each cross the step that ticks it."""
-    console.print("\n[bold]Success checklist[/bold]")
-    for done, item, how in checklist:
-        mark = "[green]✓[/green]" if done else "[red]✗[/red]"
-        console.print(f"  {mark} {escape(item)}" + ("" if done else f"  [dim]→ {escape(how)}[/dim]"))

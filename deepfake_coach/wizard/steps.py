@@ -21,6 +21,24 @@ def welcome(wizard: Wizard) -> None:
     wizard.out.print(texts.WELCOME)
 
 
+# --- 2. environment -----------------------------------------------------------------------------
+
+ENVIRONMENT_CHECKS = ["python", "torch", "device", "disk"]
+
+
+def environment(wizard: Wizard) -> None:
+    from deepfake_coach.doctor import DoctorContext, run_checks
+    from deepfake_coach.ui.health import render_checks
+
+    context = DoctorContext(project_dir=wizard.project_dir, data_dir=wizard.config.data.dir, env_file=wizard.config.deploy.env_file)
+    results = run_checks(context, only=ENVIRONMENT_CHECKS)
+    render_checks(results, wizard.out)
+    failed = [result for result in results if result.status == "fail"]
+    if failed:
+        raise DataError(f"This computer is not ready yet: {failed[0].title.lower()}.",
+                        hint=f"{failed[0].fix} Then run `dfcoach init` again to continue.")
+
+
 # --- 3. dataset ---------------------------------------------------------------------------------
 
 
@@ -203,14 +221,27 @@ def _unfinished_full_run(wizard: Wizard) -> str | None:
         return None
 
 
+# --- 6. evaluation -----------------------------------------------------------------------------
+
+
+def evaluation(wizard: Wizard) -> None:
+    from deepfake_coach.evaluate import evaluate
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.ui.evaluation import render_evaluation
+
+    wizard.out.print(texts.EVALUATE_INTRO)
+    detector = Detector.load()  # the newest best model: the full run's when there was one
+    render_evaluation(evaluate(detector, wizard.config.data.dir, split="test", progress=wizard.progress), wizard.out)
+
+
 # --- 7. success checklist -----------------------------------------------------------------------
 
 
 def checklist(wizard: Wizard) -> None:
     from deepfake_coach.checklist import success_checklist
-    from deepfake_coach.ui.training import render_checklist
+    from deepfake_coach.ui.health import render_checklist
 
-    render_checklist(success_checklist(wizard.config.data.dir, wizard.project_dir), wizard.out)
+    render_checklist(success_checklist(wizard.config.data.dir, wizard.project_dir, wizard.config.deploy.env_file), wizard.out)
 
 
 # --- the end ------------------------------------------------------------------------------------
@@ -222,9 +253,11 @@ def farewell(wizard: Wizard) -> None:
 
 STEPS = [
     Step("welcome", "Welcome", welcome),
+    Step("environment", "Your computer", environment),
     Step("dataset", "Choose and prepare a dataset", choose_dataset),
     Step("quick_run", "A quick training run", quick_run),
     Step("full_run", "The full training run", full_run),
+    Step("evaluate", "The final exam: the test images", evaluation),
     Step("checklist", "The success checklist", checklist),
     Step("farewell", "What next", farewell),
 ]

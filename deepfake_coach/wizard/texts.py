@@ -32,6 +32,10 @@ FULL_RUN_INTRO = """\
 The [bold]full run[/bold] trains for up to {epochs} epochs, about {estimate} on this computer, and stops early when validation accuracy stops improving. The best model is kept in models/.
 """
 
+EVALUATE_INTRO = """\
+Now the final exam: the best model judges the [bold]test[/bold] images, which it never saw while learning. Accuracy is the share it gets right; precision and recall say how it does on the fakes; ROC AUC (0.5 = guessing, 1.0 = perfect) judges it at every threshold at once.
+"""
+
 FAREWELL = """\
 [bold]You trained a deepfake detector.[/bold] To try it as a web service, start it (and leave it running):
 
