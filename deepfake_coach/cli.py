@@ -332,7 +332,12 @@ def _download_kaggle_140k(session: Session, data_dir: Path, archive: Path | None
     per_class = kaggle_140k.parse_counts(**per_class)
     replace = _may_replace(data_dir, force, session)  # asked before a download that may take half an hour
     if archive is None:
-        downloaded = kaggle_140k.download_archive(download_dir, progress=session.progress())
+        from deepfake_coach.kaggle.credentials import find_credentials
+
+        found = find_credentials()
+        if found is not None and found.too_open:
+            console.warn(f"{found.path} can be read by other users of this computer. Make it private with: dfcoach kaggle setup --fix-permissions")
+        downloaded = kaggle_140k.download_archive(download_dir, found=found, progress=session.progress())
         size = f"{downloaded.size / 10**9:.1f} GB"
         if downloaded.reused:
             console.info(f"Using {downloaded.path} ({size}), downloaded before.")

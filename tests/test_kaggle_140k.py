@@ -321,3 +321,19 @@ def test_the_download_bar_shows_size_and_speed():
             task.advance(1_000_000)
     output = console.file.getvalue()
     assert "2.0 MB/4.0 MB" in output and "MB/s" in output
+
+
+def test_a_dataset_inside_the_source_folder_is_not_read_as_source(home, tmp_path):
+    folder = make_140k_folder(tmp_path / "unzipped")
+    per_class = {"train": 2, "val": 1, "test": 1}
+    kaggle_140k.prepare_dataset(folder, folder / "dataset", per_class)
+    again = kaggle_140k.prepare_dataset(folder, folder / "dataset", per_class, seed=3, replace=True)
+    assert again.available["train"]["real"] == 8
+    assert all(row["source"].startswith(ROOT) for row in manifest(folder / "dataset"))
+
+
+def test_download_warns_about_a_readable_key_file(cli, home, kaggle):
+    write_kaggle_json(home, mode=0o644)
+    result = cli("data", "download", "kaggle_140k", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "can be read by other users" in result.stderr and "--fix-permissions" in result.stderr

@@ -104,10 +104,13 @@ class _ZipSource:
 
 
 class _FolderSource:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, exclude: Path | None = None):
         self.path = path
         self._files: dict[str, int] = {}
+        skip = exclude.resolve() if exclude is not None else None
         for folder, dirs, files in os.walk(path):  # links to folders are not followed
+            if skip is not None:  # a dataset inside the source folder is not part of the source
+                dirs[:] = [name for name in dirs if (Path(folder) / name).resolve() != skip]
             relative = Path(folder).relative_to(path)
             for name in files:
                 full = Path(folder) / name
@@ -134,10 +137,10 @@ class _FolderSource:
         pass
 
 
-def _open_source(path: Path):
+def _open_source(path: Path, exclude: Path | None = None):
     path = Path(path).expanduser()
     if path.is_dir():
-        return _FolderSource(path)
+        return _FolderSource(path, exclude)
     if not path.exists():
         raise UsageError(f"There is nothing at {path}.", hint="Give the zip you downloaded (often ~/Downloads/archive.zip) or the folder you unzipped it into.")
     return _ZipSource(path)
@@ -267,7 +270,7 @@ def prepare_dataset(
     """
     per_class = dict(per_class or DEFAULT_PER_CLASS)
     data_dir = Path(data_dir)
-    handle = _open_source(source)
+    handle = _open_source(source, exclude=data_dir)
     try:
         layout = find_layout(handle.names(), handle.path)
         chosen = sample_members(layout, per_class, seed)
