@@ -175,12 +175,13 @@ def data_organize(
 ) -> None:
     """Sort your own real and fake images into train/val/test, then check them."""
     from deepfake_coach.data.organize import organize, parse_split
+    from deepfake_coach.ui.reports import render_organize_summary
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
     fractions = parse_split(split)
     replace = _may_replace(data_dir, force, session)
     result = organize(src, data_dir, fractions, seed, link, replace, session.progress())
-    _print_organize_summary(result, data_dir)
+    render_organize_summary(result, data_dir)
     _check_and_exit(data_dir, session)
 
 
@@ -232,6 +233,37 @@ def train(
     render_summary(result, success_checklist(data_dir), console.out())
 
 
+# --- dfcoach init -----------------------------------------------------------------------------
+
+
+@_command(app, "init")
+def init(
+    ctx: typer.Context,
+    dataset: Annotated[Optional[str], typer.Option(help="tiny_demo, kaggle_140k, faceforensics, folder or sample.", show_default=False)] = None,
+    data_dir: DataDir = None,
+    source: Annotated[Optional[Path], typer.Option(help="folder: your folder with real/ and fake/; faceforensics: the download folder.", show_default=False)] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser (or its unzipped folder).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model to train (see `dfcoach train --help`).", show_default=False)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Pixels per side. [default: the model's own size]", show_default=False)] = None,
+    images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class.")] = 500,
+    seed: Seed = 0,
+    replace_data: Annotated[Optional[bool], typer.Option("--replace-data/--keep-data", help="Replace a dataset already in the data folder, or train on it.", show_default=False)] = None,
+    restart: Annotated[Optional[bool], typer.Option("--restart/--continue", help="Start over, or continue where you stopped last time.", show_default=False)] = None,
+    full: Annotated[Optional[bool], typer.Option("--full/--skip-full", help="Run the full training after the quick run. [default with --yes: skip]", show_default=False)] = None,
+    deploy: Annotated[Optional[bool], typer.Option("--deploy/--no-deploy", help="Write the model into the .env of the inference service.", show_default=False)] = None,
+    env_file: Annotated[Optional[Path], typer.Option(help="The .env file to write. [default: .env]", show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take the default answer to every question.")] = False,
+) -> None:
+    """The guided journey: dataset, quick run, full run, evaluation, checklist, deployment."""
+    from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
+
+    session = _session(ctx)
+    options = InitOptions(dataset=dataset, data_dir=data_dir, source=source, archive=archive, model=model, image_size=image_size,
+                          images_per_class=images_per_class, seed=seed, replace_data=replace_data, restart=restart, full=full,
+                          deploy=deploy, env_file=env_file, yes=yes)
+    run_wizard(STEPS, options, session.prompter(), session.progress(), console.out(), console.err())
+
+
 def _data_dir(flag: Path | None) -> Path:
     """The flag, else dfcoach.yaml's data.dir, else dataset/ (flags win over the file, the file over defaults)."""
     from deepfake_coach.config import load_project_config
@@ -251,23 +283,6 @@ def _may_replace(data_dir: Path, force: bool, session: Session) -> bool:
     if session.prompter().confirm(question, flag="--force (or choose another --data-dir)", default=False):
         return True
     raise DataError(f"Left {data_dir}/ as it was.", hint="Choose another folder with --data-dir, or pass --force to replace it.")
-
-
-def _print_organize_summary(result, data_dir: Path) -> None:
-    how = f"linked {result.linked:,}" if result.linked else f"copied {result.copied:,}"
-    console.success(f"Organized {result.total:,} images from {result.source_root} into {data_dir}/ ({how}).")
-    if result.presplit:
-        console.info("Your folder was already split into train/val/test; dfcoach kept those splits.")
-    if result.carved:
-        console.info(f"It had no {' or '.join(result.carved)} split, so dfcoach set aside part of train for it.")
-    if result.renamed:
-        console.info(f"{result.renamed:,} images had names that did not end like an image; they were given the right ending.")
-    if result.skipped:
-        console.warn(f"skipped {len(result.skipped):,} files that are not usable images:")
-        for file, why in result.skipped[:10]:
-            console.err().print(f"  - {file}: {why}", markup=False)
-        if len(result.skipped) > 10:
-            console.err().print(f"  ... and {len(result.skipped) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
 
 
 def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> None:
