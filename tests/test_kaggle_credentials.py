@@ -325,3 +325,29 @@ def test_validation_reads_nothing_but_what_was_found(kaggle, home):
     before = dict(os.environ)
     creds.validate_credentials()
     assert dict(os.environ) == before
+
+
+def test_a_file_that_is_not_a_token_at_all(home, tmp_path):
+    (home / ".kaggle").mkdir()
+    (home / ".kaggle" / "access_token").write_bytes(b"\xff\xfe\x00binary")
+    assert "cannot be read" in creds.find_credentials().problem
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8" + bytes(100_000))
+    with pytest.raises(CoachError, match="Could not read"):
+        creds.install_token_file(photo, confirm_replace=never)
+
+
+def test_a_kaggle_auth_login_sign_in_is_validated_with_its_access_token(kaggle, home):
+    from datetime import datetime, timedelta, timezone
+
+    (home / ".kaggle").mkdir()
+    sign_in = {
+        "refresh_token": "refresh-" + "r" * 20,
+        "access_token": GOOD_TOKEN,
+        "access_token_expiration": (datetime.now(timezone.utc) + timedelta(hours=6)).isoformat(),
+        "username": GOOD_USER,
+    }
+    (home / ".kaggle" / "credentials.json").write_text(json.dumps(sign_in))
+    validated = creds.validate_credentials()
+    assert validated.found.kind == "kaggle auth login" and validated.username == GOOD_USER
+    assert kaggle.api_calls() == ["IntrospectToken"]

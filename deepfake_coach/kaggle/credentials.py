@@ -139,8 +139,8 @@ def _token_file(path: Path, kind: str, description: str) -> FoundCredentials:
             problem = f"{path} is empty."
         elif text.lstrip().startswith("{"):
             problem = f"{path} holds JSON (a kaggle.json?), not a token."
-    except OSError as error:
-        problem = f"{path} cannot be read ({error.strerror or error})."
+    except (OSError, ValueError) as error:
+        problem = f"{path} cannot be read ({getattr(error, 'strerror', None) or error})."
     return FoundCredentials(kind, path, description, too_open=_too_open(path), problem=problem)
 
 
@@ -248,7 +248,7 @@ def install_token_file(
         raise CoachError(f"There is no file at {source}.", hint="Check the path (browsers save to ~/Downloads), or paste the token instead.")
     try:
         text = _read_small(source)
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, ValueError) as error:  # ValueError: not text, or far too large for a token
         raise CoachError(f"Could not read {source}: {getattr(error, 'strerror', None) or error}.", hint="Is it the file Kaggle gave you?") from None
     return install_pasted_token(text, confirm_replace=confirm_replace, environ=environ, home=home)
 
@@ -355,7 +355,7 @@ def _read_small(path: Path) -> str:
     with open(path, "rb") as handle:
         data = handle.read(_LARGEST_CREDENTIALS_FILE + 1)
     if len(data) > _LARGEST_CREDENTIALS_FILE:
-        raise CoachError(f"{path} is far too large to be a Kaggle token.", hint="Is it the file Kaggle gave you?")
+        raise ValueError(f"{path} is far too large to be a Kaggle token")
     return data.decode("utf-8-sig")
 
 
