@@ -228,3 +228,28 @@ def test_no_terminal_in_the_wizard_is_a_clear_error(home):
 
     with pytest.raises(NoKaggleCredentials, match="no terminal to ask"):
         setup_credentials(NoInputPrompter())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a POSIX terminal")
+def test_pasting_a_token_in_a_real_terminal_stays_hidden(tmp_path):
+    import io
+
+    import pexpect
+
+    env = {"PATH": "/usr/bin:/bin", "TERM": "xterm", "NO_COLOR": "1", "HOME": str(tmp_path), "COLUMNS": "120",
+           "PYTHONPATH": str(Path(__file__).parents[1])}
+    child = pexpect.spawn(sys.executable, ["-m", "deepfake_coach", "kaggle", "setup", "--no-validate"], cwd=str(tmp_path),
+                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 120))
+    child.logfile_read = transcript = io.StringIO()
+    child.expect("Generate New Token")
+    child.expect("How will you give dfcoach your Kaggle token")
+    child.send("\r")  # the first choice: paste
+    child.expect("Paste your Kaggle token")
+    child.send(GOOD_TOKEN + "\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, transcript.getvalue()
+    assert "Installed the token as ~/.kaggle/access_token" in transcript.getvalue()
+    assert GOOD_TOKEN not in transcript.getvalue()
+    assert (tmp_path / ".kaggle" / "access_token").read_text() == GOOD_TOKEN
+    assert mode_of(tmp_path / ".kaggle" / "access_token") == 0o600
