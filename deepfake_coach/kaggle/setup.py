@@ -30,8 +30,7 @@ GUIDE_STEPS = (
     "Kaggle needs to know who is downloading. You need a free account and an API token:",
     "  1. Sign in, or sign up, at https://www.kaggle.com",
     f"  2. Open your settings: {API_SETTINGS_URL}, section API",
-    "  3. Click “Generate New Token” and copy the token it shows (or “Create Legacy API Key”,",
-    "     which downloads a kaggle.json file)",
+    "  3. Click “Generate New Token” and copy the token it shows (“Create Legacy API Key” downloads a kaggle.json instead)",
     f"  4. Open {DATASET_URL} once and accept its terms if Kaggle asks",
 )
 BROWSER_NAMES = ("kaggle.json", "access_token", "access_token.txt")  # what browsers save Kaggle's tokens as
