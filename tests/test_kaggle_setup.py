@@ -175,6 +175,7 @@ def test_the_file_in_downloads_is_offered(home, kaggle):
     assert result.validated.username == GOOD_USER
     assert any("Settings" in line or "settings" in line for line in lines)
     assert all(GOOD_KEY not in line for line in lines)
+    assert f"You may delete {downloaded} now: dfcoach keeps its own copy." in lines
 
 
 def test_a_pasted_token_with_hidden_input(home, kaggle):

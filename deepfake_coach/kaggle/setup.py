@@ -85,7 +85,7 @@ def setup_credentials(
         if found is not None and not found.usable:
             tell(f"Found {found.description}, but it cannot be used: {found.problem}")
         if found is None or not found.usable:
-            installed = _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads)
+            installed, token_file = _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads)
     if installed is not None:
         _tell_installed(installed, token_file, tell, home)
 
@@ -104,7 +104,8 @@ def setup_credentials(
     return result
 
 
-def _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads) -> Installed:
+def _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads) -> tuple[Installed, Path | None]:
+    """The token the person chooses, installed; and the file it came from, if any."""
     home = Path(home) if home is not None else Path.home()
     downloads = Path(downloads) if downloads is not None else home / "Downloads"
     for line in GUIDE_STEPS:
@@ -129,11 +130,11 @@ def _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads) ->
         raise SetupSkipped("Kaggle credentials were not set up.", hint=f"Run `dfcoach kaggle setup` when you have a token, {ARCHIVE_HINT}")
     if answer == "paste":
         text = prompter.secret("Paste your Kaggle token:", flag="--token-file - (reads the token from standard input)")
-        return install_pasted_token(text, confirm_replace=confirm_replace, environ=environ, home=home)
+        return install_pasted_token(text, confirm_replace=confirm_replace, environ=environ, home=home), None
     if answer == "path":
-        typed = prompter.text("Path of the token file:", flag="--token-file", validate=_existing_file)
-        return install_token_file(Path(typed.strip()), confirm_replace=confirm_replace, environ=environ, home=home)
-    return install_token_file(Path(answer), confirm_replace=confirm_replace, environ=environ, home=home)
+        answer = prompter.text("Path of the token file:", flag="--token-file", validate=_existing_file).strip()
+    source = Path(answer).expanduser()
+    return install_token_file(source, confirm_replace=confirm_replace, environ=environ, home=home), source
 
 
 def _existing_file(typed: str) -> str | None:
@@ -148,7 +149,7 @@ def _tell_installed(installed: Installed, token_file: Path | None, tell, home) -
     tell(f"Installed the token as {where} (readable by you only).")
     if installed.backup is not None:
         tell(f"The previous file is kept as {shown(installed.backup, home)}.")
-    if token_file is not None and str(token_file) != "-":
+    if token_file is not None:
         tell(f"You may delete {token_file} now: dfcoach keeps its own copy.")
 
 
