@@ -337,3 +337,44 @@ def test_download_warns_about_a_readable_key_file(cli, home, kaggle):
     result = cli("data", "download", "kaggle_140k", *SMALL)
     assert result.exit_code == 0, result.output
     assert "can be read by other users" in result.stderr and "--fix-permissions" in result.stderr
+
+
+def test_ctrl_c_during_the_download_keeps_the_part_for_next_time(cli, home, kaggle, monkeypatch):
+    import requests
+
+    from deepfake_coach.kaggle.download import CHUNK
+
+    write_kaggle_json(home)
+    real_iter_content = requests.Response.iter_content
+
+    def stopped_by_the_person(self, chunk_size=1, decode_unicode=False):
+        for count, chunk in enumerate(real_iter_content(self, chunk_size, decode_unicode)):
+            if count == 2:
+                raise KeyboardInterrupt
+            yield chunk
+
+    monkeypatch.setattr(requests.Response, "iter_content", stopped_by_the_person)
+    result = cli("data", "download", "kaggle_140k", *SMALL)
+    assert result.exit_code == 130
+    assert "Stopped by you after" in result.stderr and "continues where it stopped" in result.stderr
+    assert Path("downloads", ZIP_NAME + ".part").stat().st_size == 2 * CHUNK
+
+    monkeypatch.setattr(requests.Response, "iter_content", real_iter_content)
+    result = cli("data", "download", "kaggle_140k", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert kaggle.requests[-1][2] == f"bytes={2 * CHUNK}-"
+    assert Path("downloads", ZIP_NAME).read_bytes() == kaggle.archive
+
+
+def test_a_download_that_cannot_fit_is_not_started(cli, home, kaggle, monkeypatch):
+    from collections import namedtuple
+
+    from deepfake_coach.kaggle import download
+
+    write_kaggle_json(home)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda folder: usage(10**9, 10**9 - 1000, 1000))
+    result = cli("data", "download", "kaggle_140k", *SMALL)
+    assert result.exit_code == 1
+    assert "The download needs 1.2 MB" in result.stderr and "--download-dir" in result.stderr
+    assert not list(Path("downloads").glob("*.part"))
