@@ -24,10 +24,10 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from deepfake_coach.data.layout import CLASSES, IMAGE_EXTENSIONS, SPLITS, class_of, split_of
-from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, from_os_error
+from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.fsutil import staged_directory
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
@@ -261,7 +261,6 @@ def prepare_dataset(
     seed: int = 0,
     replace: bool = False,
     progress: Progress = NO_PROGRESS,
-    free_space: Callable[[Path], int] | None = None,
 ) -> Prepared:
     """Write a sample of the 140k dataset (a zip, or the folder it was unzipped into) to `data_dir`.
 
@@ -275,7 +274,7 @@ def prepare_dataset(
         layout = find_layout(handle.names(), handle.path)
         chosen = sample_members(layout, per_class, seed)
         needed = sum(handle.size(name) for names in chosen.values() for name in names)
-        _check_space(data_dir, needed, free_space or _free_bytes)
+        _check_space(data_dir, needed)
         result = Prepared(
             source=handle.path,
             data_dir=data_dir,
@@ -290,13 +289,13 @@ def prepare_dataset(
             if result.available[split][label] < per_class[split]
         ]
         result.label_warnings = check_csv_labels(handle, layout)
-        _write(handle, layout, chosen, data_dir, replace, progress)
+        _write(handle, chosen, data_dir, replace, progress)
         return result
     finally:
         handle.close()
 
 
-def _write(handle, layout: _Layout, chosen: dict[tuple[str, str], list[str]], data_dir: Path, replace: bool, progress: Progress) -> None:
+def _write(handle, chosen: dict[tuple[str, str], list[str]], data_dir: Path, replace: bool, progress: Progress) -> None:
     jobs = sorted(((name, split, label) for (split, label), names in chosen.items() for name in names), key=lambda job: handle.order(job[0]))
     try:
         with staged_directory(data_dir, replace=replace) as staging:
@@ -329,12 +328,12 @@ def _write_manifest(path: Path, rows: list[tuple[str, str, str, str]]) -> None:
         writer.writerows(rows)
 
 
-def _check_space(data_dir: Path, needed: int, free_space: Callable[[Path], int]) -> None:
+def _check_space(data_dir: Path, needed: int) -> None:
     folder = data_dir.resolve()
     while not folder.exists():
         folder = folder.parent
     margin = needed // 20 + 10 * 2**20  # file-system overhead per small file, and the manifest
-    free = free_space(folder)
+    free = _free_bytes(folder)
     if needed + margin > free:
         raise DataError(
             f"The sample needs about {(needed + margin) / 10**6:,.0f} MB and {folder} has {free / 10**6:,.0f} MB free.",
