@@ -130,16 +130,25 @@ def data_list() -> None:
 @_command(data_app, "download")
 def data_download(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces) or sample (empty folders to fill).", show_default=False)],
+    name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces), kaggle_140k (real photos, free Kaggle account) or sample (empty folders to fill).", show_default=False)],
     data_dir: DataDir = None,
     images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class (split 70/20/10).")] = 500,
+    archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser, or the folder you unzipped it into (no Kaggle token needed).", show_default=False)] = None,
+    download_dir: Annotated[Path, typer.Option(help="kaggle_140k: where the downloaded zip is kept (a second run reuses it).")] = Path("downloads"),
+    train_per_class: Annotated[int, typer.Option(help="kaggle_140k: training images of each class.")] = 7000,
+    val_per_class: Annotated[int, typer.Option(help="kaggle_140k: validation images of each class.")] = 2000,
+    test_per_class: Annotated[int, typer.Option(help="kaggle_140k: test images of each class.")] = 1000,
     seed: Seed = 0,
     force: Force = False,
 ) -> None:
-    """Get a dataset: the offline demo faces, or an empty skeleton to fill by hand."""
+    """Get a dataset: the offline demo faces, Kaggle's 140k real and fake faces, or an empty skeleton."""
     from deepfake_coach.data import download
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
+    if name == "kaggle_140k":
+        per_class = {"train": train_per_class, "val": val_per_class, "test": test_per_class}
+        _download_kaggle_140k(session, data_dir, archive, download_dir, per_class, seed, force)
+        return
     if name == "sample":
         created = download.create_sample(data_dir)
         what = f"Created {len(created)} folders and files" if created else "Everything was already there"
@@ -434,6 +443,84 @@ def _env_file(flag: Path | None) -> Path:
     from deepfake_coach.config import load_project_config
 
     return flag if flag is not None else load_project_config().deploy.env_file
+
+
+# --- dfcoach kaggle ---------------------------------------------------------------------------
+
+kaggle_app = typer.Typer(help="Kaggle: set up your API token (needed for the 140k dataset).", no_args_is_help=True)
+app.add_typer(kaggle_app, name="kaggle")
+
+
+@_command(kaggle_app, "setup")
+def kaggle_setup(
+    ctx: typer.Context,
+    token_file: Annotated[Optional[str], typer.Option(help="The kaggle.json or access_token file Kaggle gave you, to install; - reads the token from standard input.", show_default=False)] = None,
+    replace: Annotated[Optional[bool], typer.Option("--replace/--keep", help="Replace credentials already installed (a backup is kept), or keep them. [default: ask]", show_default=False)] = None,
+    fix_permissions: Annotated[Optional[bool], typer.Option("--fix-permissions/--leave-permissions", help="Make a credentials file others can read private (chmod 600). [default: ask]", show_default=False)] = None,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Check the credentials with Kaggle (needs the internet).")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for Kaggle's answer.")] = 10.0,
+) -> None:
+    """Find, install and check your Kaggle API token, step by step. Nothing secret is ever printed."""
+    import sys
+
+    from deepfake_coach.kaggle.setup import setup_credentials
+
+    session = _session(ctx)
+    token_text = sys.stdin.read() if token_file == "-" else None
+    result = setup_credentials(
+        session.prompter(),
+        tell=console.info,
+        token_file=Path(token_file) if token_file not in (None, "-") else None,
+        token_text=token_text,
+        replace=replace,
+        fix_permissions=fix_permissions,
+        validate=validate,
+        timeout=timeout,
+    )
+    if result.validated is not None:
+        who = f" (Kaggle user {result.validated.username})" if result.validated.username else ""
+        console.success(f"Kaggle accepted your credentials{who}.")
+    else:
+        console.info("Not checked with Kaggle (--no-validate): the first download will tell.")
+    console.next_step("dfcoach data download kaggle_140k", why="Next, get the 140k real and fake faces")
+
+
+def _download_kaggle_140k(session: Session, data_dir: Path, archive: Path | None, download_dir: Path, per_class: dict[str, int], seed: int, force: bool) -> None:
+    from deepfake_coach.data.sources import kaggle_140k
+
+    per_class = kaggle_140k.parse_counts(**per_class)
+    replace = _may_replace(data_dir, force, session)  # asked before a download that may take half an hour
+    if archive is None:
+        from deepfake_coach.kaggle.credentials import find_credentials
+
+        found = find_credentials()
+        if found is not None and found.too_open:
+            console.warn(f"{found.path} can be read by other users of this computer. Make it private with: dfcoach kaggle setup --fix-permissions")
+        downloaded = kaggle_140k.download_archive(download_dir, found=found, progress=session.progress())
+        size = f"{downloaded.size / 10**9:.1f} GB"
+        if downloaded.reused:
+            console.info(f"Using {downloaded.path} ({size}), downloaded before.")
+        else:
+            resumed = f", continued from {downloaded.resumed_from / 10**6:,.0f} MB" if downloaded.resumed_from else ""
+            console.success(f"Downloaded {downloaded.path} ({size}{resumed}).")
+        archive = downloaded.path
+    result = kaggle_140k.prepare_dataset(archive, data_dir, per_class, seed, replace, session.progress())
+    console.success(f"Wrote {result.total:,} images sampled from {result.source} to {data_dir}/ (seed {seed}; the list is in {data_dir}/{kaggle_140k.MANIFEST}).")
+    for shortfall in result.short:
+        console.warn(f"the source has fewer images than asked for in {shortfall}; all of them were taken.")
+    for problem in result.label_warnings[:5]:
+        console.warn(problem)
+    _record_dataset_choice(data_dir, "kaggle_140k")
+    _check_and_exit(data_dir, session)
+
+
+def _record_dataset_choice(data_dir: Path, source: str) -> None:
+    """dfcoach.yaml remembers which dataset is in use and where, for the next commands."""
+    from deepfake_coach.config import load_project_config, save_project_config
+
+    config = load_project_config()
+    config.data.dir, config.data.source = data_dir, source
+    save_project_config(config)
 
 
 def main() -> None:
