@@ -226,6 +226,23 @@ def disk_space(context: DoctorContext) -> Finding:
     return ok(saw)
 
 
+@check("kaggle_credentials", "Kaggle credentials")
+def kaggle_credentials(context: DoctorContext) -> Finding:
+    """What Kaggle would use, never its value; checked with Kaggle only by `dfcoach kaggle setup`, so the doctor works offline."""
+    from deepfake_coach.kaggle.credentials import find_credentials
+
+    found = find_credentials()
+    if found is None:
+        return warn("No Kaggle credentials found. Only the kaggle_140k download needs them.",
+                    "Run `dfcoach kaggle setup`, or download the zip in a browser and use `dfcoach data download kaggle_140k --archive ZIP`.")
+    if not found.usable:
+        return fail(f"Found {found.description}, but it cannot be used: {found.problem}", "Run `dfcoach kaggle setup` to install a working token.")
+    if found.too_open:
+        return warn(f"Kaggle will use {found.description}, but other users of this computer can read it.",
+                    "Make it private with: dfcoach kaggle setup --fix-permissions")
+    return ok(f"Kaggle will use {found.description}.", "dfcoach kaggle setup checks it with Kaggle.")
+
+
 @check("dataset", "Dataset")
 def dataset(context: DoctorContext) -> Finding:
     from deepfake_coach.data.checks import check_dataset

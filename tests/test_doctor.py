@@ -23,6 +23,9 @@ GIB = 1024**3
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no real Kaggle credentials are looked at
+    for name in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
     return tmp_path
 
 
@@ -244,7 +247,7 @@ def test_json_lists_every_check_and_a_new_check_is_one_function(cli, project, mo
     result = cli("doctor", "--json", "--port", free_port())
     report = json.loads(result.stdout)
     ids = [check["id"] for check in report["checks"]]
-    assert ids == ["python", "torch", "device", "disk", "dataset", "last_run", "deployed_model", "port", "coffee"]
+    assert ids == ["python", "torch", "device", "disk", "kaggle_credentials", "dataset", "last_run", "deployed_model", "port", "coffee"]
     coffee = report["checks"][-1]
     assert coffee == {"id": "coffee", "title": "Coffee", "status": "warn", "saw": "The cup is empty.", "fix": "Refill it.",
                       "doc": "docs/troubleshooting.md#coffee"}
@@ -271,3 +274,39 @@ def test_a_healthy_project_exits_0(cli, project, monkeypatch):
     result = cli("doctor", "--port", free_port())
     assert result.exit_code == 0, result.output
     assert "✓ ok    Python version" in result.stdout and "Next: dfcoach train --quick" in result.stdout
+
+
+# --- Kaggle credentials -------------------------------------------------------------------------
+
+
+def _kaggle_json(project: Path, text: str, mode: int) -> Path:
+    path = project / "home" / ".kaggle" / "kaggle.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_kaggle_credentials_none_is_a_warning_with_both_routes(project):
+    result = run_check("kaggle_credentials", context(project))
+    assert result.status == "warn"
+    assert "dfcoach kaggle setup" in result.fix and "--archive" in result.fix
+
+
+def test_kaggle_credentials_found_private_is_ok_and_never_shows_the_key(project):
+    _kaggle_json(project, '{"username": "ada", "key": "0123456789abcdef0123456789abcdef"}', 0o600)
+    result = run_check("kaggle_credentials", context(project))
+    assert result.status == "ok" and "kaggle.json" in result.saw
+    assert "0123456789abcdef" not in json.dumps(result.to_dict())
+
+
+def test_kaggle_credentials_readable_by_others_is_a_warning(project):
+    _kaggle_json(project, '{"username": "ada", "key": "0123456789abcdef0123456789abcdef"}', 0o644)
+    result = run_check("kaggle_credentials", context(project))
+    assert result.status == "warn" and "--fix-permissions" in result.fix
+
+
+def test_kaggle_credentials_broken_file_fails(project):
+    _kaggle_json(project, "{not json", 0o600)
+    result = run_check("kaggle_credentials", context(project))
+    assert result.status == "fail" and "dfcoach kaggle setup" in result.fix

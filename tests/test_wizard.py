@@ -9,6 +9,7 @@ import yaml
 from rich.console import Console
 
 from conftest import make_faces_folder
+from kaggle_fixtures import home, kaggle, make_140k_zip, write_kaggle_json  # noqa: F401  (fixtures)
 from deepfake_coach.config import load_project_config
 from deepfake_coach.errors import DataError, Interrupted, MissingAnswer
 from deepfake_coach.ui.progress import NO_PROGRESS
@@ -176,3 +177,38 @@ def test_init_through_the_cli_with_yes(cli, project):
     result = cli("init", "--dataset", "tiny_demo", "--yes", "--images-per-class", "20", "--image-size", "32")
     assert result.exit_code == 0, result.output
     assert "Success checklist" in result.stdout
+
+
+# --- kaggle_140k ------------------------------------------------------------------------------------
+
+
+def _short_runs():
+    from pathlib import Path
+
+    Path("dfcoach.yaml").write_text("train:\n  epochs: 3\n")
+
+
+def test_kaggle_from_a_browser_zip_asks_nothing_about_credentials(home):
+    _short_runs()
+    archive = make_140k_zip(home.parent / "140k.zip")
+    run = Run({}, dataset="kaggle_140k", archive=archive, model="custom_cnn", full=False)()
+    assert run.prompter.asked == []
+    assert "sampled from" in run.text
+    assert completed(home.parent / "project")[-1] == "farewell"
+
+
+def test_kaggle_without_credentials_offers_the_browser_zip(home):
+    _short_runs()
+    with pytest.raises(MissingAnswer) as caught:
+        Run(dataset="kaggle_140k", yes=True)()  # no terminal: no token to ask for, so the zip's flag is named
+    assert "--archive" in caught.value.hint
+
+
+def test_kaggle_with_credentials_downloads_then_prepares(kaggle, home):
+    _short_runs()
+    write_kaggle_json(home)
+    run = Run({}, dataset="kaggle_140k", model="custom_cnn", full=False)()
+    assert "Kaggle will use" in run.text
+    assert (home.parent / "project" / "downloads").is_dir()
+    assert (home.parent / "project" / "dataset" / "train" / "fake").is_dir()
+    assert "GOOD_KEY" not in run.text and "0123456789abcdef" not in run.text

@@ -108,12 +108,34 @@ def _get_folder(wizard: Wizard, data_dir: Path) -> None:
     render_organize_summary(result, data_dir)
 
 
+def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
+    """Credentials and the download when possible; a zip downloaded in a browser otherwise."""
+    from deepfake_coach.data.sources.kaggle_140k import download_archive, prepare_dataset
+    from deepfake_coach.errors import CoachError
+    from deepfake_coach.kaggle.setup import setup_credentials
+
+    archive = wizard.options.archive
+    if archive is None:
+        wizard.out.print(texts.KAGGLE_INTRO)
+        try:
+            setup_credentials(wizard.answers.prompter, tell=lambda line: wizard.out.print(escape(line)))
+            archive = download_archive(wizard.project_dir / "downloads", progress=wizard.progress).path
+        except CoachError as error:  # no token, offline, refused, "not now": the browser route still works
+            wizard.out.print(f"[yellow]{escape(error.message)}[/yellow]")
+            wizard.out.print(texts.KAGGLE_BROWSER_ROUTE)
+            archive = Path(wizard.answers.text("Where is the zip you downloaded (or the folder you unzipped it into)?",
+                                               flag="--archive", given=None, default=None, validate=_existing_path)).expanduser()
+    prepared = prepare_dataset(Path(archive), data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
+    wizard.out.print(f"[green]✓[/green] Wrote {prepared.total:,} images sampled from {escape(str(prepared.source))} to {escape(str(data_dir))}/.")
+
+
 def _existing_path(text: str) -> str | None:
     return None if text.strip() and Path(text.strip()).expanduser().exists() else "There is nothing at that path; check it for typos."
 
 
 DATASET_GETTERS = {
     "tiny_demo": _get_tiny_demo,
+    "kaggle_140k": _get_kaggle_140k,
     "folder": _get_folder,
     "sample": _get_sample,
 }

@@ -23,6 +23,14 @@ FOLDER_LAYOUT = """\
 Your folder needs two subfolders: [bold]real/[/bold] with real face photos and [bold]fake/[/bold] with AI-made ones (at any depth, in any image format). dfcoach copies them into train/val/test (70/20/10); your folder is not changed.
 """
 
+KAGGLE_INTRO = """\
+The 140k Real and Fake Faces dataset lives on Kaggle, which needs a free account and an API token to download it. dfcoach looks for your token first and, if there is none, shows you how to get one. It then downloads the zip (about 4 GB, 10-30 minutes; a stopped download continues where it stopped) and keeps 7,000 / 2,000 / 1,000 photos of each class for train / val / test.
+"""
+
+KAGGLE_BROWSER_ROUTE = """\
+No problem: you can download the dataset in a browser instead. Sign in at kaggle.com, open kaggle.com/datasets/xhlulu/140k-real-and-fake-faces, press Download, and give dfcoach the zip (no need to unzip it).
+"""
+
 QUICK_RUN_INTRO = """\
 First, a [bold]quick run[/bold]: 5 epochs, to check that everything works before a long run. You will see a bar per epoch with the running loss and accuracy, then a line per epoch with the [bold]train[/bold] numbers (photos it learns from) and the [bold]val[/bold] numbers (photos it never learns from).
 What good looks like: loss going down, and validation accuracy going up, well above 50%. The coach speaks up if it sees a problem (overfitting, stuck at 50%, ...).
