@@ -352,7 +352,11 @@ def serve(
         )
     url = url_of(host, port)
     console.info(f"Serving on {url} : open {url}/ in a browser, or {url}/docs for the API. Stop with Ctrl-C.")
-    run_foreground(settings, host, port, workers)
+    try:
+        run_foreground(settings, host, port, workers)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a service is meant to stop: exit 0, as uvicorn's multi-worker mode does too
+    console.info("The service has stopped.")
 
 
 def main() -> None:
