@@ -329,6 +329,7 @@ def serve(
     port: Annotated[int, typer.Option(help="The port to listen on.")] = 5000,
     workers: Annotated[int, typer.Option(min=1, help="Processes answering requests, each with its own copy of the model.")] = 1,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="The largest upload accepted, in MB (bigger ones get a 413 answer).")] = 10.0,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads each worker's model uses. [default: the CPU cores shared among the workers]", show_default=False)] = None,
 ) -> None:
     """Run the inference service: GET /health, POST /inference/analyze-frame (form field image), a web page at /.
 
@@ -353,7 +354,7 @@ def serve(
     url = url_of(host, port)
     console.info(f"Serving on {url} : open {url}/ in a browser, or {url}/docs for the API. Stop with Ctrl-C.")
     try:
-        run_foreground(settings, host, port, workers)
+        run_foreground(settings, host, port, workers, threads)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a service is meant to stop: exit 0, as uvicorn's multi-worker mode does too
     console.info("The service has stopped.")

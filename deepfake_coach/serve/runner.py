@@ -91,7 +91,7 @@ class BackgroundServer:
         self.stop()
 
 
-def run_foreground(settings: ServeSettings, host: str, port: int, workers: int = 1) -> None:
+def run_foreground(settings: ServeSettings, host: str, port: int, workers: int = 1, threads: int | None = None) -> None:
     """Serve until Ctrl-C. With several workers, each process loads the model for itself."""
     import uvicorn
 
@@ -99,12 +99,15 @@ def run_foreground(settings: ServeSettings, host: str, port: int, workers: int =
 
     sock = bind(host, port)
     if workers <= 1:
+        import torch
+
+        torch.set_num_threads(threads or torch.get_num_threads())
         uvicorn.Server(_uvicorn_config(create_app(settings), log_level="info")).run(sockets=[sock])
         return
     sock.close()  # uvicorn's supervisor binds the port itself and shares it with the workers
     os.environ[_ENV_FILE_VARIABLE] = str(Path(settings.env_file).absolute())
     os.environ[_MAX_UPLOAD_VARIABLE] = str(settings.max_upload_bytes)
-    os.environ[_THREADS_VARIABLE] = str(max(1, (os.cpu_count() or 1) // workers))  # workers share the cores
+    os.environ[_THREADS_VARIABLE] = str(threads or max(1, (os.cpu_count() or 1) // workers))  # workers share the cores
     uvicorn.run(
         "deepfake_coach.serve.runner:app_from_environment", factory=True, host=host, port=port,
         workers=workers, log_level="info", lifespan="on", timeout_graceful_shutdown=5,
