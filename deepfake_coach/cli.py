@@ -276,6 +276,7 @@ def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> 
             console.next_step(f"dfcoach train --quick{where}", why="Next, train a first model (5 epochs)")
     raise typer.Exit(0 if report.fit_to_train else 1)
 
+
 # --- deploy and serve -------------------------------------------------------------------------
 
 EnvFile = Annotated[Path, typer.Option("--env-file", help="The .env file the service reads (MODEL_TYPE, MODEL_PATH, CUSTOM_MODEL_TYPE).")]
@@ -290,7 +291,7 @@ def deploy(
     model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
     env_file: EnvFile = Path(".env"),
     check: Annotated[bool, typer.Option("--check", help="Then start the service on a free port, send it a test picture, and stop it.")] = False,
-    port: Annotated[int, typer.Option(help="The port your service listens on, for the commands printed at the end.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port your service listens on, for the commands printed at the end.")] = 5000,
 ) -> None:
     """Point the inference service at your model: write MODEL_TYPE, MODEL_PATH and CUSTOM_MODEL_TYPE into .env.
 
@@ -326,7 +327,7 @@ def deploy(
 def serve(
     env_file: EnvFile = Path(".env"),
     host: Annotated[str, typer.Option(help="The address to listen on: 127.0.0.1 is this computer only; 0.0.0.0 is every network it is on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="The port to listen on.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 5000,
     workers: Annotated[int, typer.Option(min=1, help="Processes answering requests, each with its own copy of the model.")] = 1,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="The largest upload accepted, in MB (bigger ones get a 413 answer).")] = 10.0,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads each worker's model uses. [default: the CPU cores shared among the workers]", show_default=False)] = None,
@@ -336,7 +337,7 @@ def serve(
     It reads MODEL_TYPE, MODEL_PATH and CUSTOM_MODEL_TYPE from the env file (write them with `dfcoach deploy`).
     Stop it with Ctrl-C.
     """
-    from deepfake_coach.serve.runner import run_foreground, url_of
+    from deepfake_coach.serve.runner import bind, run_foreground, url_of
     from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
 
     settings = ServeSettings.from_env_file(env_file, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
@@ -351,10 +352,11 @@ def serve(
             "(and beyond, if this computer is reachable from the internet): anyone who can reach it can send it "
             "pictures and read /health and /docs, and there is no password. Use --host 127.0.0.1 to keep it to this computer."
         )
+    listening = bind(host, port)  # before announcing anything: the port may be taken
     url = url_of(host, port)
-    console.info(f"Serving on {url} : open {url}/ in a browser, or {url}/docs for the API. Stop with Ctrl-C.")
+    console.info(f"Serving on {url} (open {url}/ in a browser, or {url}/docs for the API; Ctrl-C stops it).")
     try:
-        run_foreground(settings, host, port, workers, threads)
+        run_foreground(settings, listening, workers, threads)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a service is meant to stop: exit 0, as uvicorn's multi-worker mode does too
     console.info("The service has stopped.")

@@ -143,6 +143,7 @@ def test_cli_serve_port_in_use_and_the_warning_for_every_network(project, cli):
     assert "reachable from other computers on your network" in result.stderr and "there is no password" in result.stderr
     assert f"Port {port} on 0.0.0.0 is already in use" in result.stderr and f"--port {port + 1}" in result.stderr
     assert "No model is set up for the service: .env does not exist" in result.stderr
+    assert "Serving on" not in result.stderr  # nothing announced on a port it could not take
 
 
 def free_port() -> int:

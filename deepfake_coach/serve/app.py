@@ -66,9 +66,12 @@ class ModelState:
         except ModelUnavailable as problem:
             self.detector, self.problem = None, problem
 
+    def _why_not_loaded(self) -> ModelUnavailable:
+        return self.problem or ModelUnavailable("The model is still loading.", hint="Try again in a moment.")
+
     def require(self):
         if self.detector is None:
-            problem = self.problem or ModelUnavailable("The model is still loading.", hint="Try again in a moment.")
+            problem = self._why_not_loaded()
             raise ApiError(503, problem.message, problem.hint or "")
         return self.detector
 
@@ -86,7 +89,7 @@ class ModelState:
             "dfcoach_version": __version__,
         }
         if detector is None:
-            problem = self.problem or ModelUnavailable("The model is still loading.", hint="Try again in a moment.")
+            problem = self._why_not_loaded()
             body.update(problem=problem.message, fix=problem.hint)
         return (200 if detector else 503), body
 

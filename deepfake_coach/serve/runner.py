@@ -7,6 +7,7 @@ import errno
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 from deepfake_coach.errors import CoachError
@@ -68,11 +69,9 @@ class BackgroundServer:
 
     def start(self) -> "BackgroundServer":
         self.thread.start()
-        deadline = threading.Event()
-        for _ in range(STARTUP_TIMEOUT_S * 20):
-            if self.server.started or not self.thread.is_alive():
-                break
-            deadline.wait(0.05)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
         if not self.server.started:
             self.stop()
             raise CoachError("The service did not start.", hint="Run `dfcoach serve` to see what it prints.")
@@ -91,20 +90,20 @@ class BackgroundServer:
         self.stop()
 
 
-def run_foreground(settings: ServeSettings, host: str, port: int, workers: int = 1, threads: int | None = None) -> None:
-    """Serve until Ctrl-C. With several workers, each process loads the model for itself."""
+def run_foreground(settings: ServeSettings, listening: socket.socket, workers: int = 1, threads: int | None = None) -> None:
+    """Serve on the socket from `bind` until Ctrl-C. With several workers, each process loads the model for itself."""
     import uvicorn
 
     from deepfake_coach.serve.app import create_app
 
-    sock = bind(host, port)
     if workers <= 1:
         import torch
 
         torch.set_num_threads(threads or torch.get_num_threads())
-        uvicorn.Server(_uvicorn_config(create_app(settings), log_level="info")).run(sockets=[sock])
+        uvicorn.Server(_uvicorn_config(create_app(settings), log_level="info")).run(sockets=[listening])
         return
-    sock.close()  # uvicorn's supervisor binds the port itself and shares it with the workers
+    host, port = listening.getsockname()[:2]
+    listening.close()  # uvicorn's supervisor binds the port itself and shares it with the workers
     os.environ[_ENV_FILE_VARIABLE] = str(Path(settings.env_file).absolute())
     os.environ[_MAX_UPLOAD_VARIABLE] = str(settings.max_upload_bytes)
     os.environ[_THREADS_VARIABLE] = str(threads or max(1, (os.cpu_count() or 1) // workers))  # workers share the cores
