@@ -162,6 +162,13 @@ def test_a_body_over_the_limit_is_refused(service):
     assert "--max-upload-mb" in body["hint"]
 
 
+def test_the_upload_limit_is_a_setting(tmp_path):
+    settings = ServeSettings.from_env_file(deployed_env(tmp_path), environ={}, max_upload_bytes=int(0.5 * 1024 * 1024))
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
+        assert upload(client, picture("JPEG")).status_code == 200
+        assert_error(upload(client, picture("BMP", size=(512, 512))), 413, "larger than the 0.5 MB")
+
+
 def test_a_chunked_body_over_the_limit_is_refused(service):
     """A chunked upload declares no length; the limit is counted as it streams in."""
     def chunks():

@@ -133,9 +133,13 @@ def analyze_picture(detector, data: bytes, curl: str) -> dict:
     ).model_dump()
 
 
+def _megabytes(size: int) -> str:
+    return f"{round(size / 1024 / 1024, 2):g} MB" if size >= 10 * 1024 else f"{size:,} bytes"
+
+
 def _too_large_body(max_bytes: int) -> dict:
     return {
-        "error": f"The upload is larger than the {max_bytes / 1024 / 1024:g} MB the service accepts.",
+        "error": f"The upload is larger than the {_megabytes(max_bytes)} the service accepts.",
         "hint": "Send a smaller picture (a face needs far fewer pixels), or start the service with a larger --max-upload-mb.",
     }
 
