@@ -31,8 +31,13 @@ def deployed_env(folder: Path, model_name: str = "custom_cnn") -> Path:
 def picture(fmt: str, size: tuple[int, int] = (64, 48), seed: int = 1, **save_options) -> bytes:
     rng = np.random.default_rng(seed)
     buffer = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(buffer, format=fmt, **save_options)
-    return buffer.getvalue()
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    if fmt == "MPO":  # only a second frame makes Pillow read it back as MPO rather than JPEG
+        save_options.update(save_all=True, append_images=[image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+    image.save(buffer, format=fmt, **save_options)
+    data = buffer.getvalue()
+    assert Image.open(io.BytesIO(data)).format == fmt
+    return data
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -68,7 +73,10 @@ def test_health_describes_the_model(service):
     assert body["dfcoach_version"]
 
 
-@pytest.mark.parametrize("fmt, content_type", [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"), ("BMP", "image/bmp")])
+@pytest.mark.parametrize("fmt, content_type", [
+    ("JPEG", "image/jpeg"), ("MPO", "image/jpeg"),  # MPO: a camera's JPEG with extra frames, as Pillow reads many phone photos
+    ("PNG", "image/png"), ("WEBP", "image/webp"), ("BMP", "image/bmp"),
+])
 def test_a_picture_gets_a_verdict(service, fmt, content_type):
     answer = upload(service, picture(fmt), f"face.{fmt.lower()}", content_type)
     assert answer.status_code == 200, answer.text

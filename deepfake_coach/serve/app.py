@@ -27,7 +27,9 @@ from deepfake_coach.serve.limits import BodySizeLimit
 from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
 
 log = logging.getLogger("uvicorn.error")  # uvicorn's own log, so these lines show beside its startup lines
-SUPPORTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "BMP": "BMP"}
+# Pillow's format names; MPO is how it reads the JPEGs of many phones and cameras (a JPEG with extra frames)
+SUPPORTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP"}
+SUPPORTED_NAMES = "JPEG, PNG, WebP, BMP"
 ROUTES_HINT = "The service answers GET /health, POST /inference/analyze-frame (form field image), GET / and GET /docs."
 
 
@@ -116,7 +118,7 @@ def analyze_picture(detector, data: bytes, curl: str) -> dict:
             if picture.format not in SUPPORTED_FORMATS:
                 raise ApiError(
                     415, f"{picture.format or 'This'} pictures are not supported.",
-                    f"Send a {', '.join(SUPPORTED_FORMATS.values())} picture (save or export it in one of those formats first).",
+                    f"Send a {SUPPORTED_NAMES} picture (save or export it in one of those formats first).",
                 )
             # The picture the model judges: the whole upload, turned upright as its EXIF orientation says.
             # Anything that should happen to a picture before judging (cropping to a face, say) goes here.
