@@ -166,12 +166,13 @@ def data_organize(
 ) -> None:
     """Sort your own real and fake images into train/val/test, then check them."""
     from deepfake_coach.data.organize import organize, parse_split
+    from deepfake_coach.ui.reports import render_organize_summary
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
     fractions = parse_split(split)
     replace = _may_replace(data_dir, force, session)
     result = organize(src, data_dir, fractions, seed, link, replace, session.progress())
-    _print_organize_summary(result, data_dir)
+    render_organize_summary(result, data_dir)
     _check_and_exit(data_dir, session)
 
 
@@ -223,6 +224,37 @@ def train(
     render_summary(result, success_checklist(data_dir), console.out())
 
 
+# --- dfcoach init -----------------------------------------------------------------------------
+
+
+@_command(app, "init")
+def init(
+    ctx: typer.Context,
+    dataset: Annotated[Optional[str], typer.Option(help="tiny_demo, kaggle_140k, faceforensics, folder or sample.", show_default=False)] = None,
+    data_dir: DataDir = None,
+    source: Annotated[Optional[Path], typer.Option(help="folder: your folder with real/ and fake/; faceforensics: the download folder.", show_default=False)] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser (or its unzipped folder).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model to train (see `dfcoach train --help`).", show_default=False)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Pixels per side. [default: the model's own size]", show_default=False)] = None,
+    images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class.")] = 500,
+    seed: Seed = 0,
+    replace_data: Annotated[Optional[bool], typer.Option("--replace-data/--keep-data", help="Replace a dataset already in the data folder, or train on it.", show_default=False)] = None,
+    restart: Annotated[Optional[bool], typer.Option("--restart/--continue", help="Start over, or continue where you stopped last time.", show_default=False)] = None,
+    full: Annotated[Optional[bool], typer.Option("--full/--skip-full", help="Run the full training after the quick run. [default with --yes: skip]", show_default=False)] = None,
+    deploy: Annotated[Optional[bool], typer.Option("--deploy/--no-deploy", help="Write the model into the .env of the inference service.", show_default=False)] = None,
+    env_file: Annotated[Optional[Path], typer.Option(help="The .env file to write. [default: .env]", show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take the default answer to every question.")] = False,
+) -> None:
+    """The guided journey: dataset, quick run, full run, evaluation, checklist, deployment."""
+    from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
+
+    session = _session(ctx)
+    options = InitOptions(dataset=dataset, data_dir=data_dir, source=source, archive=archive, model=model, image_size=image_size,
+                          images_per_class=images_per_class, seed=seed, replace_data=replace_data, restart=restart, full=full,
+                          deploy=deploy, env_file=env_file, yes=yes)
+    run_wizard(STEPS, options, session.prompter(), session.progress(), console.out(), console.err())
+
+
 def _data_dir(flag: Path | None) -> Path:
     """The flag, else dfcoach.yaml's data.dir, else dataset/ (flags win over the file, the file over defaults)."""
     from deepfake_coach.config import load_project_config
@@ -244,23 +276,6 @@ def _may_replace(data_dir: Path, force: bool, session: Session) -> bool:
     raise DataError(f"Left {data_dir}/ as it was.", hint="Choose another folder with --data-dir, or pass --force to replace it.")
 
 
-def _print_organize_summary(result, data_dir: Path) -> None:
-    how = f"linked {result.linked:,}" if result.linked else f"copied {result.copied:,}"
-    console.success(f"Organized {result.total:,} images from {result.source_root} into {data_dir}/ ({how}).")
-    if result.presplit:
-        console.info("Your folder was already split into train/val/test; dfcoach kept those splits.")
-    if result.carved:
-        console.info(f"It had no {' or '.join(result.carved)} split, so dfcoach set aside part of train for it.")
-    if result.renamed:
-        console.info(f"{result.renamed:,} images had names that did not end like an image; they were given the right ending.")
-    if result.skipped:
-        console.warn(f"skipped {len(result.skipped):,} files that are not usable images:")
-        for file, why in result.skipped[:10]:
-            console.err().print(f"  - {file}: {why}", markup=False)
-        if len(result.skipped) > 10:
-            console.err().print(f"  ... and {len(result.skipped) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
-
-
 def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> None:
     from deepfake_coach.data.checks import check_dataset
     from deepfake_coach.data.layout import DEFAULT_DATA_DIR
@@ -277,9 +292,151 @@ def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> 
     raise typer.Exit(0 if report.fit_to_train else 1)
 
 
-# --- deploy and serve -------------------------------------------------------------------------
+# --- dfcoach evaluate, predict, checklist, doctor ---------------------------------------------
 
-EnvFile = Annotated[Path, typer.Option("--env-file", help="The .env file the service reads (MODEL_TYPE, MODEL_PATH, CUSTOM_MODEL_TYPE).")]
+Threshold = Annotated[float, typer.Option(help="Fake probability from which an image is called fake (0 to 1).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON, for scripts.")]
+EnvFile = Annotated[
+    Optional[Path],
+    typer.Option("--env-file", help="The .env the inference service reads. [default: deploy.env_file in dfcoach.yaml, else .env]", show_default=False),
+]
+
+
+def _print_json(text: str) -> None:
+    typer.echo(text)  # plain, unwrapped: scripts parse it
+
+
+@_command(app, "evaluate")
+def evaluate_model(
+    ctx: typer.Context,
+    model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="Which images to judge: test (never seen in training), val or train.")] = "test",
+    threshold: Threshold = 0.5,
+    as_json: AsJson = False,
+) -> None:
+    """Measure the model on images it never trained on: metrics, confusion matrix, and pictures."""
+    from deepfake_coach.evaluate import evaluate
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.predict import check_threshold
+    from deepfake_coach.ui.evaluation import render_evaluation
+
+    check_threshold(threshold)  # before the slow part
+    session, data_dir = _session(ctx), _data_dir(data_dir)
+    evaluation = evaluate(Detector.load(model), data_dir, split, threshold, progress=session.progress())
+    if as_json:
+        _print_json(json.dumps(evaluation.to_dict(), indent=2))
+        return
+    render_evaluation(evaluation, console.out())
+    console.next_step("dfcoach predict YOUR_PICTURE.jpg", why="Try it on your own pictures")
+
+
+@_command(app, "predict")
+def predict_files(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Pictures, or folders of pictures (searched at any depth).", show_default=False)],
+    model: Annotated[Optional[Path], typer.Option(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    threshold: Threshold = 0.5,
+    as_json: AsJson = False,
+) -> None:
+    """Say whether each picture is real or fake, with the model's fake probability.
+
+    Exit code 0 when at least one picture was judged, 1 when none could be.
+    """
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.predict import check_threshold, predict
+    from deepfake_coach.ui.evaluation import render_predictions, render_unreadable
+
+    check_threshold(threshold)
+    detector = Detector.load(model)
+    predictions = predict(detector, paths, threshold, _session(ctx).progress())
+    if as_json:
+        _print_json(json.dumps(predictions.to_dict(detector, threshold), indent=2))
+    else:
+        if predictions.verdicts:
+            render_predictions([(str(path), v.label, v.fake_probability) for path, v in predictions.verdicts], console.out())
+        if predictions.unreadable:
+            render_unreadable([(str(path), reason) for path, reason in predictions.unreadable], console.err())
+    if not predictions.verdicts:
+        raise CoachError("None of the files could be judged.", hint="Use JPEG, PNG, WebP or BMP pictures (the reasons are listed above).")
+
+
+@_command(app, "checklist")
+def checklist(
+    data_dir: DataDir = None,
+    env_file: EnvFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """The beginner's guide's success checklist, ticked from what is on disk."""
+    from deepfake_coach.checklist import success_checklist
+    from deepfake_coach.ui.health import render_checklist
+
+    items = success_checklist(_data_dir(data_dir), env_file=_env_file(env_file))
+    if as_json:
+        _print_json(json.dumps({"done": all(item.done for item in items), "items": [item.to_dict() for item in items]}, indent=2))
+        return
+    render_checklist(items, console.out())
+    undone = next((item for item in items if not item.done), None)
+    if undone is not None:
+        console.next_step(undone.how, why="Next")
+
+
+@_command(app, "doctor")
+def doctor(
+    ctx: typer.Context,
+    as_json: AsJson = False,
+    explain: Annotated[Optional[str], typer.Option(help="An error message (or `-` to read it from stdin): its usual cause and fix.", show_default=False)] = None,
+    data_dir: DataDir = None,
+    env_file: EnvFile = None,
+    port: Annotated[int, typer.Option(help="The port `dfcoach serve` will use.")] = 5000,
+) -> None:
+    """Check everything dfcoach needs, and say how to fix what is wrong.
+
+    Exit code 0 when no check fails (warnings are fine), 1 when one does.
+    """
+    if explain is not None:
+        _explain(explain, as_json)
+        return
+    from deepfake_coach.doctor import DoctorContext, results_json, run_checks
+    from deepfake_coach.ui.health import render_checks
+
+    context = DoctorContext(data_dir=_data_dir(data_dir), env_file=_env_file(env_file), port=port, progress=_session(ctx).progress())
+    results = run_checks(context)
+    if as_json:
+        _print_json(results_json(results))
+    else:
+        render_checks(results, console.out())
+    if any(result.status == "fail" for result in results):
+        raise typer.Exit(1)
+
+
+def _explain(text: str, as_json: bool) -> None:
+    import sys
+
+    from deepfake_coach.troubleshooting import explain
+    from deepfake_coach.ui.health import render_explanations
+
+    text = sys.stdin.read() if text == "-" else text
+    troubles = explain(text)
+    if as_json:
+        _print_json(json.dumps({"matches": [trouble.to_dict() for trouble in troubles]}, indent=2))
+    elif troubles:
+        render_explanations(troubles, console.out())
+    if not troubles:
+        raise CoachError(
+            "dfcoach does not recognise this error.",
+            hint="Paste the last lines of the error (the line naming the error matters most), run `dfcoach doctor` "
+                 "for a check of everything, or see docs/troubleshooting.md.",
+        )
+
+
+def _env_file(flag: Path | None) -> Path:
+    from deepfake_coach.config import load_project_config
+
+    return flag if flag is not None else load_project_config().deploy.env_file
+
+
+# --- deploy and serve -------------------------------------------------------------------------
 
 
 def _env_flag(env_file: Path) -> str:
@@ -289,7 +446,7 @@ def _env_flag(env_file: Path) -> str:
 @_command(app, "deploy")
 def deploy(
     model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
-    env_file: EnvFile = Path(".env"),
+    env_file: EnvFile = None,
     check: Annotated[bool, typer.Option("--check", help="Then start the service on a free port, send it a test picture, and stop it.")] = False,
     port: Annotated[int, typer.Option(min=1, max=65535, help="The port your service listens on, for the commands printed at the end.")] = 5000,
 ) -> None:
@@ -301,6 +458,7 @@ def deploy(
     from deepfake_coach.deploy import check_service, deploy_model
     from deepfake_coach.ui.deploy import render_deployment
 
+    env_file = _env_file(env_file)
     result = deploy_model(model, env_file)
     render_deployment(result, console.out())
     if check:
@@ -325,7 +483,7 @@ def deploy(
 
 @_command(app, "serve")
 def serve(
-    env_file: EnvFile = Path(".env"),
+    env_file: EnvFile = None,
     host: Annotated[str, typer.Option(help="The address to listen on: 127.0.0.1 is this computer only; 0.0.0.0 is every network it is on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 5000,
     workers: Annotated[int, typer.Option(min=1, help="Processes answering requests, each with its own copy of the model.")] = 1,
@@ -340,7 +498,7 @@ def serve(
     from deepfake_coach.serve.runner import bind, run_foreground, url_of
     from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
 
-    settings = ServeSettings.from_env_file(env_file, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    settings = ServeSettings.from_env_file(_env_file(env_file), max_upload_bytes=int(max_upload_mb * 1024 * 1024))
     try:
         settings.check_keys()
     except ModelUnavailable as problem:

@@ -55,6 +55,12 @@ def render_summary(result: TrainResult, checklist: list[tuple[bool, str, str]], 
                   f"[bold]{best.val_acc:.1%}[/bold] at epoch {best.epoch}.")
     console.print(f"  Best model:  {escape(str(result.run.best_path))}")
     console.print(f"  Run files:   {escape(str(result.run.run_dir))}/ (curves.png shows the learning curves)")
+    if checklist:
+        render_checklist(checklist, console)
+
+
+def render_checklist(checklist: list[tuple[bool, str, str]], console: Console) -> None:
+    """The guide's success checklist: a tick or a cross, and for each cross the step that ticks it."""
     console.print("\n[bold]Success checklist[/bold]")
     for done, item, how in checklist:
         mark = "[green]✓[/green]" if done else "[red]✗[/red]"
