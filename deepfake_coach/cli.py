@@ -523,5 +523,89 @@ def _record_dataset_choice(data_dir: Path, source: str) -> None:
     save_project_config(config)
 
 
+# --- deploy and serve -------------------------------------------------------------------------
+
+
+def _env_flag(env_file: Path) -> str:
+    return "" if env_file == Path(".env") else f" --env-file {env_file}"
+
+
+@_command(app, "deploy")
+def deploy(
+    model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    env_file: EnvFile = None,
+    check: Annotated[bool, typer.Option("--check", help="Then start the service on a free port, send it a test picture, and stop it.")] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port your service listens on, for the commands printed at the end.")] = 5000,
+) -> None:
+    """Point the inference service at your model: write MODEL_TYPE, MODEL_PATH and CUSTOM_MODEL_TYPE into .env.
+
+    The model is loaded and tried on a picture first; every other line of .env is kept as it was,
+    and the old file is backed up beside it.
+    """
+    from deepfake_coach.deploy import check_service, deploy_model
+    from deepfake_coach.ui.deploy import render_deployment
+
+    env_file = _env_file(env_file)
+    result = deploy_model(model, env_file)
+    render_deployment(result, console.out())
+    if check:
+        console.info("Checking the service: starting it on a free port of this computer...")
+        outcome = check_service(env_file)
+        if not outcome.ok:
+            raise CoachError(f"The service started, but the check failed: {outcome.problem}", hint=outcome.fix)
+        analysis = outcome.analysis
+        console.success(f"GET /health: the model is loaded ({outcome.health.get('model')}, {outcome.health.get('image_size')} px).")
+        console.success(
+            f"POST /inference/analyze-frame: a test picture was judged {analysis['label']} "
+            f"(fake probability {analysis['fake_probability']:.2f}) in {analysis['inference_ms']:.0f} ms."
+        )
+    url = f"http://127.0.0.1:{port}"
+    console.next_step(f"dfcoach serve{_env_flag(env_file)}" + ("" if port == 5000 else f" --port {port}"),
+                      why="Start the service (or restart your own service so it reads the new .env)")
+    console.info("Then, in another terminal:")
+    console.info(f"  curl {url}/health")
+    console.info(f'  curl -X POST -F "image=@test_image.jpg" {url}/inference/analyze-frame')
+    console.info(f"  or open {url}/ in a browser and drop a picture on the page.")
+
+
+@_command(app, "serve")
+def serve(
+    env_file: EnvFile = None,
+    host: Annotated[str, typer.Option(help="The address to listen on: 127.0.0.1 is this computer only; 0.0.0.0 is every network it is on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 5000,
+    workers: Annotated[int, typer.Option(min=1, help="Processes answering requests, each with its own copy of the model.")] = 1,
+    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="The largest upload accepted, in MB (bigger ones get a 413 answer).")] = 10.0,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads each worker's model uses. [default: the CPU cores shared among the workers]", show_default=False)] = None,
+) -> None:
+    """Run the inference service: GET /health, POST /inference/analyze-frame (form field image), a web page at /.
+
+    It reads MODEL_TYPE, MODEL_PATH and CUSTOM_MODEL_TYPE from the env file (write them with `dfcoach deploy`).
+    Stop it with Ctrl-C.
+    """
+    from deepfake_coach.serve.runner import bind, run_foreground, url_of
+    from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
+
+    settings = ServeSettings.from_env_file(_env_file(env_file), max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    try:
+        settings.check_keys()
+    except ModelUnavailable as problem:
+        console.warn(f"{problem.message} The service starts anyway and answers 503 until this is fixed.")
+        console.next_step(problem.hint or "dfcoach deploy", why="Fix")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.warn(
+            f"listening on {host} makes the service reachable from other computers on your network "
+            "(and beyond, if this computer is reachable from the internet): anyone who can reach it can send it "
+            "pictures and read /health and /docs, and there is no password. Use --host 127.0.0.1 to keep it to this computer."
+        )
+    listening = bind(host, port)  # before announcing anything: the port may be taken
+    url = url_of(host, port)
+    console.info(f"Serving on {url} (open {url}/ in a browser, or {url}/docs for the API; Ctrl-C stops it).")
+    try:
+        run_foreground(settings, listening, workers, threads)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a service is meant to stop: exit 0, as uvicorn's multi-worker mode does too
+    console.info("The service has stopped.")
+
+
 def main() -> None:
     app()
