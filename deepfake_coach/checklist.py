@@ -21,7 +21,7 @@ class Item(NamedTuple):
 def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: Path | None = None) -> list[Item]:
     """Each item of the guide's checklist, ticked or not; `env_file` defaults to project_dir/.env."""
     from deepfake_coach.data.checks import check_dataset
-    from deepfake_coach.doctor import deployed_model
+    from deepfake_coach.deploy import read_deployment
     from deepfake_coach.errors import CoachError
     from deepfake_coach.inference import Detector
 
@@ -47,5 +47,5 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
              "train longer (dfcoach train), or with more images"),
         Item(bool(models), "Model saved in models/", "dfcoach train"),
         Item(loads, "Ready to integrate: the saved model loads safely", "dfcoach train, then use models/best_model_*.pth"),
-        Item(deployed_model(env_file).loads, f"Deployed: {env_file} points at a model that loads", deploy),
+        Item(read_deployment(env_file).loads, f"Deployed: {env_file} points at a model that loads", deploy),
     ]

@@ -326,49 +326,20 @@ def _finished_run_health(run: Path, state: dict, log_text: str) -> Finding:
 
 
 @check("deployed_model", "Deployed model")
-def deployed_model_check(context: DoctorContext) -> Finding:
-    return deployed_model(Path(context.env_file)).finding
+def deployed_model(context: DoctorContext) -> Finding:
+    """What the service would load from .env, judged exactly as `dfcoach serve` judges it."""
+    from deepfake_coach.deploy import read_deployment
 
-
-@dataclass(frozen=True)
-class Deployment:
-    loads: bool  # .env names a model file that loads
-    finding: Finding
-
-
-def deployed_model(env_file: Path) -> Deployment:
-    """What the .env the inference service reads points at, and whether that model loads."""
-    from dotenv import dotenv_values
-
-    from deepfake_coach.errors import CoachError
-
+    env_file = Path(context.env_file)
     deploy = "dfcoach deploy" + ("" if env_file == Path(".env") else f" --env-file {env_file}")
-    if not env_file.is_file():
-        return Deployment(False, ok(f"Not deployed yet (no {env_file}).", deploy))
-    values = dotenv_values(env_file)
-    model_path = values.get("MODEL_PATH")
-    if not model_path:
-        return Deployment(False, ok(f"{env_file} names no MODEL_PATH: not deployed yet.", deploy))
-    path = Path(model_path).expanduser()
-    path = path if path.is_absolute() else env_file.parent / path  # the service resolves it from the .env's folder
-    if not path.is_file():
-        return Deployment(False, fail(f"{env_file} points at {path}, which does not exist.", f"Point it at a trained model: {deploy}"))
-    from deepfake_coach.inference import Detector
-
-    try:
-        detector = Detector.load(path)
-    except CoachError as error:
-        return Deployment(False, fail(f"{env_file} points at {path}, which does not load: {error.message}", f"Deploy a model made by dfcoach train: {deploy}"))
-    saw = f"{env_file} points at {path}, which loads ({detector.model_name}, {detector.image_size} px)."
-    model_type, custom_type = values.get("MODEL_TYPE"), values.get("CUSTOM_MODEL_TYPE")
-    if model_type != "custom":
-        return Deployment(True, warn(f"{saw} But MODEL_TYPE is {model_type or 'not set'}, so the service will not use it.",
-                                     f"Set MODEL_TYPE=custom: {deploy}"))
-    if custom_type != detector.model_name:
-        setting = f"is {custom_type}" if custom_type else "is not set"
-        return Deployment(True, warn(f"{saw} But CUSTOM_MODEL_TYPE {setting}, while the file holds a {detector.model_name}.",
-                                     f"Set CUSTOM_MODEL_TYPE={detector.model_name}: {deploy}"))
-    return Deployment(True, ok(saw))
+    status = read_deployment(env_file)
+    if not status.env_exists:
+        return ok(f"Not deployed yet (no {env_file}).", deploy)
+    if not status.model_path:
+        return ok(f"{env_file} names no MODEL_PATH: not deployed yet.", deploy)
+    if not status.loads:
+        return fail(f"The service could not use what {env_file} names: {status.problem}", status.fix or deploy)
+    return ok(f"{env_file} points at {status.resolved_model_path}, which loads ({status.model_name}); `dfcoach serve` will use it.")
 
 
 @check("port", "Port for dfcoach serve")

@@ -204,19 +204,19 @@ def test_deployed_model(project):
 
     env.write_text("MODEL_TYPE=custom\nMODEL_PATH=./models/gone.pth\nCUSTOM_MODEL_TYPE=custom_cnn\n")
     state, saw, fix = status("deployed_model", project)
-    assert state == "fail" and "does not exist" in saw and "dfcoach deploy" in fix
+    assert state == "fail" and "there is no file there" in saw and "dfcoach deploy" in fix
 
     write_model(project / "models" / "gone.pth", model_name="meso4")
-    state, saw, fix = status("deployed_model", project)
-    assert state == "warn" and "CUSTOM_MODEL_TYPE is custom_cnn, while the file holds a meso4" in saw and "CUSTOM_MODEL_TYPE=meso4" in fix
+    state, saw, fix = status("deployed_model", project)  # the service refuses a model of another type than .env says
+    assert state == "fail" and "CUSTOM_MODEL_TYPE is 'custom_cnn'" in saw and "holds a meso4" in saw and "dfcoach deploy" in fix
 
     env.write_text("MODEL_TYPE=custom\nMODEL_PATH=./models/gone.pth\nCUSTOM_MODEL_TYPE=meso4\n")
     state, saw, fix = status("deployed_model", project)
-    assert state == "ok" and "which loads (meso4, 32 px)" in saw
+    assert state == "ok" and "which loads (meso4)" in saw
 
     env.write_text('MODEL_TYPE="pretrained"\nMODEL_PATH="./models/gone.pth"\n')
     state, saw, _ = status("deployed_model", project)
-    assert state == "warn" and "MODEL_TYPE is pretrained" in saw
+    assert state == "fail" and "MODEL_TYPE is 'pretrained'" in saw
 
 
 def test_deployed_model_that_would_run_code_is_refused(project):

@@ -55,6 +55,12 @@ def test_yes_runs_the_whole_demo_journey(project):
     assert "Skipped. Run it whenever you like with: dfcoach train" in run.text  # --yes skips the long run
     assert "✓ Dataset organized and fit to train" in run.text
     assert "curl -X POST -F \"image=@test_image.jpg\" http://127.0.0.1:5000/inference/analyze-frame" in run.text
+    env = (project / ".env").read_text()
+    assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_custom_cnn_" in env and "CUSTOM_MODEL_TYPE=custom_cnn" in env
+    assert "The service answered: the test picture is" in run.text
+    assert "✓ Deployed: .env points at a model that loads" in run.text
+    assert "Accuracy" in run.text or "accuracy" in run.text  # the evaluation on the test images
+    assert list((project / "runs").glob("*/confusion.png"))
     saved = yaml.safe_load((project / "dfcoach.yaml").read_text())
     assert saved["data"]["source"] == "tiny_demo" and saved["train"]["image_size"] == 32
     assert saved["wizard"]["quick_epoch_seconds"] > 0
@@ -62,8 +68,16 @@ def test_yes_runs_the_whole_demo_journey(project):
 
 def test_every_question_answered_by_the_person(project):
     faces = make_faces_folder(project / "my_faces", real=20, fake=20)
-    run = Run({"--dataset": "folder", "--source": str(faces), "--model": "meso4", "--full or --skip-full": True})()
-    assert run.prompter.asked == ["--dataset", "--source", "--model", "--full or --skip-full"]
+    (project / "service").mkdir()
+    (project / "service" / ".env").write_text("# my service\nPORT=8080\nMODEL_TYPE=pretrained\n")
+    run = Run({"--dataset": "folder", "--source": str(faces), "--model": "meso4", "--full or --skip-full": True,
+               "--deploy or --no-deploy": True, "--env-file": "service/.env"})()
+    assert run.prompter.asked == ["--dataset", "--source", "--model", "--full or --skip-full", "--deploy or --no-deploy", "--env-file"]
+    env = (project / "service" / ".env").read_text()
+    assert env.startswith("# my service\nPORT=8080\nMODEL_TYPE=custom\n")  # other lines kept, in place
+    assert "MODEL_PATH=" in env and "CUSTOM_MODEL_TYPE=meso4" in env
+    assert list((project / "service").glob(".env.backup-*"))
+    assert "dfcoach serve --env-file service/.env" in run.text
     assert (project / "dataset" / "train" / "real").is_dir()
     assert list((project / "models").glob("best_model_meso4_*.pth"))
     assert len(list((project / "runs").iterdir())) == 2  # the quick run and the full run
@@ -72,8 +86,10 @@ def test_every_question_answered_by_the_person(project):
 
 def test_flags_answer_every_question(project):
     faces = make_faces_folder(project / "mine", real=20, fake=20)
-    run = Run({}, dataset="folder", source=faces, model="custom_cnn", full=False)()
+    run = Run({}, dataset="folder", source=faces, model="custom_cnn", full=False, deploy=False)()
     assert run.prompter.asked == []
+    assert not (project / ".env").exists()
+    assert "✗ Deployed" in run.text
     assert completed(project)[-1] == "farewell"
 
 
@@ -101,8 +117,8 @@ def test_sample_skeleton_stops_with_the_fix_and_resumes_at_the_dataset(project):
     from deepfake_coach.data.organize import organize
 
     organize(project / "filled", project / "dataset", replace=True)
-    run = Run({"--restart or --continue": "continue", "--replace-data or --keep-data": False}, full=False)()
-    assert "Continuing: 2 of 8 steps were done before." in run.text
+    run = Run({"--restart or --continue": "continue", "--replace-data or --keep-data": False}, full=False, deploy=False)()
+    assert "Continuing: 2 of 9 steps were done before." in run.text
     assert "Using the dataset already in dataset/" in run.text
     assert completed(project)[-1] == "farewell"
 
@@ -113,7 +129,7 @@ def test_continue_and_start_over_never_delete_data(project):
     run = Run({"--restart or --continue": "continue"})()
     assert "Everything is done already" in run.text
     run = Run({"--restart or --continue": "restart", "--dataset": "tiny_demo", "--replace-data or --keep-data": False,
-               "--model": "custom_cnn", "--full or --skip-full": False})()
+               "--model": "custom_cnn", "--full or --skip-full": False, "--deploy or --no-deploy": True, "--env-file": ".env"})()
     assert "Using the dataset already in dataset/" in run.text
     assert first_models < set((project / "models").iterdir())  # the old model is still there, a new one beside it
 
@@ -152,7 +168,7 @@ def test_a_stopped_full_run_is_resumed_not_restarted(project, monkeypatch):
     assert stopped and (project / "runs" / stopped / "last.pth").exists()
 
     monkeypatch.setattr(loop, "train_one_epoch", real_epoch)
-    run = Run({"--restart or --continue": "continue"}, full=True)()
+    run = Run({"--restart or --continue": "continue"}, full=True, deploy=False)()
     assert "Resuming" in run.text
     state = yaml.safe_load((project / "runs" / stopped / "state.json").read_text())
     assert state["status"] == "finished" and state["epoch"] == 3
@@ -191,7 +207,7 @@ def _short_runs():
 def test_kaggle_from_a_browser_zip_asks_nothing_about_credentials(home):
     _short_runs()
     archive = make_140k_zip(home.parent / "140k.zip")
-    run = Run({}, dataset="kaggle_140k", archive=archive, model="custom_cnn", full=False)()
+    run = Run({}, dataset="kaggle_140k", archive=archive, model="custom_cnn", full=False, deploy=False)()
     assert run.prompter.asked == []
     assert "sampled from" in run.text
     assert completed(home.parent / "project")[-1] == "farewell"
@@ -207,7 +223,7 @@ def test_kaggle_without_credentials_offers_the_browser_zip(home):
 def test_kaggle_with_credentials_downloads_then_prepares(kaggle, home):
     _short_runs()
     write_kaggle_json(home)
-    run = Run({}, dataset="kaggle_140k", model="custom_cnn", full=False)()
+    run = Run({}, dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)()
     assert "Kaggle will use" in run.text
     assert (home.parent / "project" / "downloads").is_dir()
     assert (home.parent / "project" / "dataset" / "train" / "fake").is_dir()

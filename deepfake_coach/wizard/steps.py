@@ -256,7 +256,38 @@ def evaluation(wizard: Wizard) -> None:
     render_evaluation(evaluate(detector, wizard.config.data.dir, split="test", progress=wizard.progress), wizard.out)
 
 
-# --- 7. success checklist -----------------------------------------------------------------------
+# --- 7. deployment -----------------------------------------------------------------------------
+
+
+def deployment(wizard: Wizard) -> None:
+    from deepfake_coach.deploy import check_service, deploy_model
+    from deepfake_coach.ui.deploy import render_deployment
+
+    wizard.out.print(texts.DEPLOY_INTRO)
+    options = wizard.options
+    if not wizard.answers.confirm("Write your model into the .env file the inference service reads?", flag="--deploy or --no-deploy",
+                                  given=options.deploy, default=True):
+        wizard.out.print("Skipped. Do it whenever you like with: [bold cyan]dfcoach deploy[/bold cyan]")
+        return
+    given = str(options.env_file) if options.env_file else (str(wizard.config.deploy.env_file) if wizard.continuing else None)
+    env_file = Path(wizard.answers.text("Which .env file? (its other lines are kept, and a backup is made)", flag="--env-file",
+                                        given=given, default=str(wizard.config.deploy.env_file))).expanduser()
+    wizard.config.deploy.env_file = env_file
+    wizard.save()
+    render_deployment(deploy_model(env_file=env_file), wizard.out)
+    wizard.out.print("Checking it for real: starting the service on this computer and sending it a test picture...")
+    outcome = check_service(env_file)
+    if outcome.ok:
+        answer = outcome.analysis
+        wizard.out.print(f"[green]✓[/green] The service answered: the test picture is {answer['label']} "
+                         f"(fake probability {answer['fake_probability']:.2f}, {answer['inference_ms']:.0f} ms).")
+    else:
+        wizard.out.print(f"[yellow]The service did not answer as expected: {escape(outcome.problem or '')}[/yellow]")
+        if outcome.fix:
+            wizard.out.print(f"[bold]How to fix:[/bold] {escape(outcome.fix)}")
+
+
+# --- 8. success checklist -----------------------------------------------------------------------
 
 
 def checklist(wizard: Wizard) -> None:
@@ -270,7 +301,9 @@ def checklist(wizard: Wizard) -> None:
 
 
 def farewell(wizard: Wizard) -> None:
-    wizard.out.print(texts.FAREWELL)
+    env_file = wizard.config.deploy.env_file
+    serve = "dfcoach serve" + ("" if env_file == Path(".env") else f" --env-file {env_file}")
+    wizard.out.print(texts.FAREWELL.format(serve=escape(serve)))
 
 
 STEPS = [
@@ -280,6 +313,7 @@ STEPS = [
     Step("quick_run", "A quick training run", quick_run),
     Step("full_run", "The full training run", full_run),
     Step("evaluate", "The final exam: the test images", evaluation),
+    Step("deploy", "Put your model in the inference service", deployment),
     Step("checklist", "The success checklist", checklist),
     Step("farewell", "What next", farewell),
 ]

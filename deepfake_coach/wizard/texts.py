@@ -44,10 +44,14 @@ EVALUATE_INTRO = """\
 Now the final exam: the best model judges the [bold]test[/bold] images, which it never saw while learning. Accuracy is the share it gets right; precision and recall say how it does on the fakes; ROC AUC (0.5 = guessing, 1.0 = perfect) judges it at every threshold at once.
 """
 
+DEPLOY_INTRO = """\
+An inference service is a small web server that answers "real or fake?" for any picture sent to it. It finds your model through three lines of a [bold].env[/bold] file: MODEL_TYPE=custom, MODEL_PATH (the model file) and CUSTOM_MODEL_TYPE (its architecture). dfcoach writes them, keeps every other line of the file, and checks that the service answers.
+"""
+
 FAREWELL = """\
 [bold]You trained a deepfake detector.[/bold] To try it as a web service, start it (and leave it running):
 
-  [bold cyan]dfcoach serve[/bold cyan]
+  [bold cyan]{serve}[/bold cyan]
 
 then, in another terminal:
 
