@@ -132,9 +132,14 @@ def data_list() -> None:
 @_command(data_app, "download")
 def data_download(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces), sample (empty folders to fill) or faceforensics (your FaceForensics++ download, with --source).", show_default=False)],
+    name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces), kaggle_140k (real photos, free Kaggle account), sample (empty folders to fill) or faceforensics (your FaceForensics++ download, with --source).", show_default=False)],
     data_dir: DataDir = None,
     images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class (split 70/20/10).")] = 500,
+    archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser, or the folder you unzipped it into (no Kaggle token needed).", show_default=False)] = None,
+    download_dir: Annotated[Path, typer.Option(help="kaggle_140k: where the downloaded zip is kept (a second run reuses it).")] = Path("downloads"),
+    train_per_class: Annotated[int, typer.Option(help="kaggle_140k: training images of each class.")] = 7000,
+    val_per_class: Annotated[int, typer.Option(help="kaggle_140k: validation images of each class.")] = 2000,
+    test_per_class: Annotated[int, typer.Option(help="kaggle_140k: test images of each class.")] = 1000,
     seed: Seed = 0,
     force: Force = False,
     source: Annotated[Optional[Path], typer.Option(help="faceforensics: the folder its download script wrote to.", show_default=False)] = None,
@@ -144,10 +149,14 @@ def data_download(
     frames: VideoFrames = 32,
     balance: Balance = True,
 ) -> None:
-    """Get a dataset: the offline demo faces, an empty skeleton to fill by hand, or faces from FaceForensics++ videos."""
+    """Get a dataset: the offline demo faces, Kaggle's 140k real and fake faces, faces from your FaceForensics++ videos, or an empty skeleton."""
     from deepfake_coach.data import download
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
+    if name == "kaggle_140k":
+        per_class = {"train": train_per_class, "val": val_per_class, "test": test_per_class}
+        _download_kaggle_140k(session, data_dir, archive, download_dir, per_class, seed, force)
+        return
     if name == "faceforensics":
         _prepare_faceforensics(session, data_dir, source, methods, compression, official_splits, seed, frames, balance, force)
         return
@@ -180,6 +189,7 @@ def data_organize(
 ) -> None:
     """Sort your own real and fake images (or videos, with --videos) into train/val/test, then check them."""
     from deepfake_coach.data.organize import organize, parse_split
+    from deepfake_coach.ui.reports import render_organize_summary
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
     fractions = parse_split(split)
@@ -188,7 +198,7 @@ def data_organize(
         return
     replace = _may_replace(data_dir, force, session)
     result = organize(src, data_dir, fractions, seed, link, replace, session.progress())
-    _print_organize_summary(result, data_dir)
+    render_organize_summary(result, data_dir)
     _check_and_exit(data_dir, session)
 
 
@@ -240,6 +250,37 @@ def train(
     render_summary(result, success_checklist(data_dir), console.out())
 
 
+# --- dfcoach init -----------------------------------------------------------------------------
+
+
+@_command(app, "init")
+def init(
+    ctx: typer.Context,
+    dataset: Annotated[Optional[str], typer.Option(help="tiny_demo, kaggle_140k, faceforensics, folder or sample.", show_default=False)] = None,
+    data_dir: DataDir = None,
+    source: Annotated[Optional[Path], typer.Option(help="folder: your folder with real/ and fake/; faceforensics: the download folder.", show_default=False)] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser (or its unzipped folder).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model to train (see `dfcoach train --help`).", show_default=False)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Pixels per side. [default: the model's own size]", show_default=False)] = None,
+    images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class.")] = 500,
+    seed: Seed = 0,
+    replace_data: Annotated[Optional[bool], typer.Option("--replace-data/--keep-data", help="Replace a dataset already in the data folder, or train on it.", show_default=False)] = None,
+    restart: Annotated[Optional[bool], typer.Option("--restart/--continue", help="Start over, or continue where you stopped last time.", show_default=False)] = None,
+    full: Annotated[Optional[bool], typer.Option("--full/--skip-full", help="Run the full training after the quick run. [default with --yes: skip]", show_default=False)] = None,
+    deploy: Annotated[Optional[bool], typer.Option("--deploy/--no-deploy", help="Write the model into the .env of the inference service.", show_default=False)] = None,
+    env_file: Annotated[Optional[Path], typer.Option(help="The .env file to write. [default: .env]", show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take the default answer to every question.")] = False,
+) -> None:
+    """The guided journey: dataset, quick run, full run, evaluation, checklist, deployment."""
+    from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
+
+    session = _session(ctx)
+    options = InitOptions(dataset=dataset, data_dir=data_dir, source=source, archive=archive, model=model, image_size=image_size,
+                          images_per_class=images_per_class, seed=seed, replace_data=replace_data, restart=restart, full=full,
+                          deploy=deploy, env_file=env_file, yes=yes)
+    run_wizard(STEPS, options, session.prompter(), session.progress(), console.out(), console.err())
+
+
 def _data_dir(flag: Path | None) -> Path:
     """The flag, else dfcoach.yaml's data.dir, else dataset/ (flags win over the file, the file over defaults)."""
     from deepfake_coach.config import load_project_config
@@ -261,23 +302,6 @@ def _may_replace(data_dir: Path, force: bool, session: Session) -> bool:
     raise DataError(f"Left {data_dir}/ as it was.", hint="Choose another folder with --data-dir, or pass --force to replace it.")
 
 
-def _print_organize_summary(result, data_dir: Path) -> None:
-    how = f"linked {result.linked:,}" if result.linked else f"copied {result.copied:,}"
-    console.success(f"Organized {result.total:,} images from {result.source_root} into {data_dir}/ ({how}).")
-    if result.presplit:
-        console.info("Your folder was already split into train/val/test; dfcoach kept those splits.")
-    if result.carved:
-        console.info(f"It had no {' or '.join(result.carved)} split, so dfcoach set aside part of train for it.")
-    if result.renamed:
-        console.info(f"{result.renamed:,} images had names that did not end like an image; they were given the right ending.")
-    if result.skipped:
-        console.warn(f"skipped {len(result.skipped):,} files that are not usable images:")
-        for file, why in result.skipped[:10]:
-            console.err().print(f"  - {file}: {why}", markup=False)
-        if len(result.skipped) > 10:
-            console.err().print(f"  ... and {len(result.skipped) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
-
-
 def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> None:
     from deepfake_coach.data.checks import check_dataset
     from deepfake_coach.data.layout import DEFAULT_DATA_DIR
@@ -294,6 +318,312 @@ def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> 
     raise typer.Exit(0 if report.fit_to_train else 1)
 
 
+# --- dfcoach evaluate, predict, checklist, doctor ---------------------------------------------
+
+Threshold = Annotated[float, typer.Option(help="Fake probability from which an image is called fake (0 to 1).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON, for scripts.")]
+EnvFile = Annotated[
+    Optional[Path],
+    typer.Option("--env-file", help="The .env the inference service reads. [default: deploy.env_file in dfcoach.yaml, else .env]", show_default=False),
+]
+
+
+def _print_json(text: str) -> None:
+    typer.echo(text)  # plain, unwrapped: scripts parse it
+
+
+@_command(app, "evaluate")
+def evaluate_model(
+    ctx: typer.Context,
+    model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="Which images to judge: test (never seen in training), val or train.")] = "test",
+    threshold: Threshold = 0.5,
+    as_json: AsJson = False,
+) -> None:
+    """Measure the model on images it never trained on: metrics, confusion matrix, and pictures."""
+    from deepfake_coach.evaluate import evaluate
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.predict import check_threshold
+    from deepfake_coach.ui.evaluation import render_evaluation
+
+    check_threshold(threshold)  # before the slow part
+    session, data_dir = _session(ctx), _data_dir(data_dir)
+    evaluation = evaluate(Detector.load(model), data_dir, split, threshold, progress=session.progress())
+    if as_json:
+        _print_json(json.dumps(evaluation.to_dict(), indent=2))
+        return
+    render_evaluation(evaluation, console.out())
+    console.next_step("dfcoach predict YOUR_PICTURE.jpg", why="Try it on your own pictures")
+
+
+@_command(app, "predict")
+def predict_files(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Pictures, or folders of pictures (searched at any depth).", show_default=False)],
+    model: Annotated[Optional[Path], typer.Option(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    threshold: Threshold = 0.5,
+    as_json: AsJson = False,
+) -> None:
+    """Say whether each picture is real or fake, with the model's fake probability.
+
+    Exit code 0 when at least one picture was judged, 1 when none could be.
+    """
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.predict import check_threshold, predict
+    from deepfake_coach.ui.evaluation import render_predictions, render_unreadable
+
+    check_threshold(threshold)
+    detector = Detector.load(model)
+    predictions = predict(detector, paths, threshold, _session(ctx).progress())
+    if as_json:
+        _print_json(json.dumps(predictions.to_dict(detector, threshold), indent=2))
+    else:
+        if predictions.verdicts:
+            render_predictions([(str(path), v.label, v.fake_probability) for path, v in predictions.verdicts], console.out())
+        if predictions.unreadable:
+            render_unreadable([(str(path), reason) for path, reason in predictions.unreadable], console.err())
+    if not predictions.verdicts:
+        raise CoachError("None of the files could be judged.", hint="Use JPEG, PNG, WebP or BMP pictures (the reasons are listed above).")
+
+
+@_command(app, "checklist")
+def checklist(
+    data_dir: DataDir = None,
+    env_file: EnvFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """The beginner's guide's success checklist, ticked from what is on disk."""
+    from deepfake_coach.checklist import success_checklist
+    from deepfake_coach.ui.health import render_checklist
+
+    items = success_checklist(_data_dir(data_dir), env_file=_env_file(env_file))
+    if as_json:
+        _print_json(json.dumps({"done": all(item.done for item in items), "items": [item.to_dict() for item in items]}, indent=2))
+        return
+    render_checklist(items, console.out())
+    undone = next((item for item in items if not item.done), None)
+    if undone is not None:
+        console.next_step(undone.how, why="Next")
+
+
+@_command(app, "doctor")
+def doctor(
+    ctx: typer.Context,
+    as_json: AsJson = False,
+    explain: Annotated[Optional[str], typer.Option(help="An error message (or `-` to read it from stdin): its usual cause and fix.", show_default=False)] = None,
+    data_dir: DataDir = None,
+    env_file: EnvFile = None,
+    port: Annotated[int, typer.Option(help="The port `dfcoach serve` will use.")] = 5000,
+) -> None:
+    """Check everything dfcoach needs, and say how to fix what is wrong.
+
+    Exit code 0 when no check fails (warnings are fine), 1 when one does.
+    """
+    if explain is not None:
+        _explain(explain, as_json)
+        return
+    from deepfake_coach.doctor import DoctorContext, results_json, run_checks
+    from deepfake_coach.ui.health import render_checks
+
+    context = DoctorContext(data_dir=_data_dir(data_dir), env_file=_env_file(env_file), port=port, progress=_session(ctx).progress())
+    results = run_checks(context)
+    if as_json:
+        _print_json(results_json(results))
+    else:
+        render_checks(results, console.out())
+    if any(result.status == "fail" for result in results):
+        raise typer.Exit(1)
+
+
+def _explain(text: str, as_json: bool) -> None:
+    import sys
+
+    from deepfake_coach.troubleshooting import explain
+    from deepfake_coach.ui.health import render_explanations
+
+    text = sys.stdin.read() if text == "-" else text
+    troubles = explain(text)
+    if as_json:
+        _print_json(json.dumps({"matches": [trouble.to_dict() for trouble in troubles]}, indent=2))
+    elif troubles:
+        render_explanations(troubles, console.out())
+    if not troubles:
+        raise CoachError(
+            "dfcoach does not recognise this error.",
+            hint="Paste the last lines of the error (the line naming the error matters most), run `dfcoach doctor` "
+                 "for a check of everything, or see docs/troubleshooting.md.",
+        )
+
+
+def _env_file(flag: Path | None) -> Path:
+    from deepfake_coach.config import load_project_config
+
+    return flag if flag is not None else load_project_config().deploy.env_file
+
+
+# --- dfcoach kaggle ---------------------------------------------------------------------------
+
+kaggle_app = typer.Typer(help="Kaggle: set up your API token (needed for the 140k dataset).", no_args_is_help=True)
+app.add_typer(kaggle_app, name="kaggle")
+
+
+@_command(kaggle_app, "setup")
+def kaggle_setup(
+    ctx: typer.Context,
+    token_file: Annotated[Optional[str], typer.Option(help="The kaggle.json or access_token file Kaggle gave you, to install; - reads the token from standard input.", show_default=False)] = None,
+    replace: Annotated[Optional[bool], typer.Option("--replace/--keep", help="Replace credentials already installed (a backup is kept), or keep them. [default: ask]", show_default=False)] = None,
+    fix_permissions: Annotated[Optional[bool], typer.Option("--fix-permissions/--leave-permissions", help="Make a credentials file others can read private (chmod 600). [default: ask]", show_default=False)] = None,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Check the credentials with Kaggle (needs the internet).")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for Kaggle's answer.")] = 10.0,
+) -> None:
+    """Find, install and check your Kaggle API token, step by step. Nothing secret is ever printed."""
+    import sys
+
+    from deepfake_coach.kaggle.setup import setup_credentials
+
+    session = _session(ctx)
+    token_text = sys.stdin.read() if token_file == "-" else None
+    result = setup_credentials(
+        session.prompter(),
+        tell=console.info,
+        token_file=Path(token_file) if token_file not in (None, "-") else None,
+        token_text=token_text,
+        replace=replace,
+        fix_permissions=fix_permissions,
+        validate=validate,
+        timeout=timeout,
+    )
+    if result.validated is not None:
+        who = f" (Kaggle user {result.validated.username})" if result.validated.username else ""
+        console.success(f"Kaggle accepted your credentials{who}.")
+    else:
+        console.info("Not checked with Kaggle (--no-validate): the first download will tell.")
+    console.next_step("dfcoach data download kaggle_140k", why="Next, get the 140k real and fake faces")
+
+
+def _download_kaggle_140k(session: Session, data_dir: Path, archive: Path | None, download_dir: Path, per_class: dict[str, int], seed: int, force: bool) -> None:
+    from deepfake_coach.data.sources import kaggle_140k
+
+    per_class = kaggle_140k.parse_counts(**per_class)
+    replace = _may_replace(data_dir, force, session)  # asked before a download that may take half an hour
+    if archive is None:
+        from deepfake_coach.kaggle.credentials import find_credentials
+
+        found = find_credentials()
+        if found is not None and found.too_open:
+            console.warn(f"{found.path} can be read by other users of this computer. Make it private with: dfcoach kaggle setup --fix-permissions")
+        downloaded = kaggle_140k.download_archive(download_dir, found=found, progress=session.progress())
+        size = f"{downloaded.size / 10**9:.1f} GB"
+        if downloaded.reused:
+            console.info(f"Using {downloaded.path} ({size}), downloaded before.")
+        else:
+            resumed = f", continued from {downloaded.resumed_from / 10**6:,.0f} MB" if downloaded.resumed_from else ""
+            console.success(f"Downloaded {downloaded.path} ({size}{resumed}).")
+        archive = downloaded.path
+    result = kaggle_140k.prepare_dataset(archive, data_dir, per_class, seed, replace, session.progress())
+    console.success(f"Wrote {result.total:,} images sampled from {result.source} to {data_dir}/ (seed {seed}; the list is in {data_dir}/{kaggle_140k.MANIFEST}).")
+    for shortfall in result.short:
+        console.warn(f"the source has fewer images than asked for in {shortfall}; all of them were taken.")
+    for problem in result.label_warnings[:5]:
+        console.warn(problem)
+    _record_dataset_choice(data_dir, "kaggle_140k")
+    _check_and_exit(data_dir, session)
+
+
+def _record_dataset_choice(data_dir: Path, source: str) -> None:
+    """dfcoach.yaml remembers which dataset is in use and where, for the next commands."""
+    from deepfake_coach.config import load_project_config, save_project_config
+
+    config = load_project_config()
+    config.data.dir, config.data.source = data_dir, source
+    save_project_config(config)
+
+
+# --- deploy and serve -------------------------------------------------------------------------
+
+
+def _env_flag(env_file: Path) -> str:
+    return "" if env_file == Path(".env") else f" --env-file {env_file}"
+
+
+@_command(app, "deploy")
+def deploy(
+    model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
+    env_file: EnvFile = None,
+    check: Annotated[bool, typer.Option("--check", help="Then start the service on a free port, send it a test picture, and stop it.")] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port your service listens on, for the commands printed at the end.")] = 5000,
+) -> None:
+    """Point the inference service at your model: write MODEL_TYPE, MODEL_PATH and CUSTOM_MODEL_TYPE into .env.
+
+    The model is loaded and tried on a picture first; every other line of .env is kept as it was,
+    and the old file is backed up beside it.
+    """
+    from deepfake_coach.deploy import check_service, deploy_model
+    from deepfake_coach.ui.deploy import render_deployment
+
+    env_file = _env_file(env_file)
+    result = deploy_model(model, env_file)
+    render_deployment(result, console.out())
+    if check:
+        console.info("Checking the service: starting it on a free port of this computer...")
+        outcome = check_service(env_file)
+        if not outcome.ok:
+            raise CoachError(f"The service started, but the check failed: {outcome.problem}", hint=outcome.fix)
+        analysis = outcome.analysis
+        console.success(f"GET /health: the model is loaded ({outcome.health.get('model')}, {outcome.health.get('image_size')} px).")
+        console.success(
+            f"POST /inference/analyze-frame: a test picture was judged {analysis['label']} "
+            f"(fake probability {analysis['fake_probability']:.2f}) in {analysis['inference_ms']:.0f} ms."
+        )
+    url = f"http://127.0.0.1:{port}"
+    console.next_step(f"dfcoach serve{_env_flag(env_file)}" + ("" if port == 5000 else f" --port {port}"),
+                      why="Start the service (or restart your own service so it reads the new .env)")
+    console.info("Then, in another terminal:")
+    console.info(f"  curl {url}/health")
+    console.info(f'  curl -X POST -F "image=@test_image.jpg" {url}/inference/analyze-frame')
+    console.info(f"  or open {url}/ in a browser and drop a picture on the page.")
+
+
+@_command(app, "serve")
+def serve(
+    env_file: EnvFile = None,
+    host: Annotated[str, typer.Option(help="The address to listen on: 127.0.0.1 is this computer only; 0.0.0.0 is every network it is on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 5000,
+    workers: Annotated[int, typer.Option(min=1, help="Processes answering requests, each with its own copy of the model.")] = 1,
+    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="The largest upload accepted, in MB (bigger ones get a 413 answer).")] = 10.0,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads each worker's model uses. [default: the CPU cores shared among the workers]", show_default=False)] = None,
+) -> None:
+    """Run the inference service: GET /health, POST /inference/analyze-frame (form field image), a web page at /.
+
+    It reads MODEL_TYPE, MODEL_PATH and CUSTOM_MODEL_TYPE from the env file (write them with `dfcoach deploy`).
+    Stop it with Ctrl-C.
+    """
+    from deepfake_coach.serve.runner import bind, run_foreground, url_of
+    from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
+
+    settings = ServeSettings.from_env_file(_env_file(env_file), max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    try:
+        settings.check_keys()
+    except ModelUnavailable as problem:
+        console.warn(f"{problem.message} The service starts anyway and answers 503 until this is fixed.")
+        console.next_step(problem.hint or "dfcoach deploy", why="Fix")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.warn(
+            f"listening on {host} makes the service reachable from other computers on your network "
+            "(and beyond, if this computer is reachable from the internet): anyone who can reach it can send it "
+            "pictures and read /health and /docs, and there is no password. Use --host 127.0.0.1 to keep it to this computer."
+        )
+    listening = bind(host, port)  # before announcing anything: the port may be taken
+    url = url_of(host, port)
+    console.info(f"Serving on {url} (open {url}/ in a browser, or {url}/docs for the API; Ctrl-C stops it).")
+    try:
+        run_foreground(settings, listening, workers, threads)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a service is meant to stop: exit 0, as uvicorn's multi-worker mode does too
+    console.info("The service has stopped.")
+
+
 # --- videos -----------------------------------------------------------------------------------
 
 
@@ -301,6 +631,7 @@ def _organize_videos(session: Session, src: Path, data_dir: Path, fractions, see
     from deepfake_coach.data.sources.faceforensics import is_faceforensics
     from deepfake_coach.data.video_dataset import organize_videos
     from deepfake_coach.errors import UsageError
+    from deepfake_coach.ui.reports import render_video_summary
 
     if link:
         raise UsageError("--link does not go with --videos: the dataset holds face pictures cut from the videos, not the videos.", hint="Leave out --link.")
@@ -311,7 +642,7 @@ def _organize_videos(session: Session, src: Path, data_dir: Path, fractions, see
         )
     replace = _may_replace(data_dir, force, session)
     result = organize_videos(src, data_dir, fractions, seed, frames, balance, replace, session.progress())
-    _print_video_summary(result, data_dir)
+    render_video_summary(result, data_dir)
     _check_and_exit(data_dir, session)
 
 
@@ -319,6 +650,7 @@ def _prepare_faceforensics(session: Session, data_dir: Path, source: Path | None
                            official_splits: Path | None, seed: int, frames: int, balance: bool, force: bool) -> None:
     from deepfake_coach.data.sources import faceforensics
     from deepfake_coach.errors import UsageError
+    from deepfake_coach.ui.reports import render_video_summary
 
     if source is None:
         raise UsageError("dfcoach cannot download FaceForensics++ itself: pass the folder you downloaded it to with --source.", hint=faceforensics.ACCESS_HINT)
@@ -329,33 +661,8 @@ def _prepare_faceforensics(session: Session, data_dir: Path, source: Path | None
         source, data_dir, chosen, compression, official_splits, seed=seed, frames=frames, balance=balance,
         replace=replace, progress=session.progress(),
     )
-    _print_video_summary(result, data_dir)
+    render_video_summary(result, data_dir)
     _check_and_exit(data_dir, session)
-
-
-def _print_video_summary(result, data_dir: Path) -> None:
-    used = result.used
-    console.success(
-        f"Cut {result.total:,} face pictures from {len(used):,} of {len(result.videos):,} videos in {result.source_root} into {data_dir}/."
-    )
-    per_video = result.frames_per_video
-    if per_video["real"] == per_video["fake"]:
-        console.info(f"Up to {per_video['real']} frames from each video; splits by {result.split_by}.")
-    else:
-        console.info(
-            f"Up to {per_video['real']} frames from each real video and {per_video['fake']} from each fake one, "
-            f"so both classes get about as many faces; splits by {result.split_by}."
-        )
-    for note in result.notes:
-        console.info(note)
-    problems = [(v.file, v.problem) for v in result.videos if v.problem] + result.skipped
-    if problems:
-        console.warn(f"{len(problems):,} files gave no faces or were not used:")
-        for file, why in problems[:10]:
-            console.err().print(f"  - {file}: {why}", markup=False)
-        if len(problems) > 10:
-            console.err().print(f"  ... and {len(problems) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
-    console.info(f"Which picture comes from which video: {data_dir}/videos.csv")
 
 
 def main() -> None:

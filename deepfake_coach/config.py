@@ -58,6 +58,8 @@ class DeployConfig(_Strict):
 
 class WizardState(_Strict):
     completed: list[str] = Field(default_factory=list, description="wizard steps finished, in order")
+    quick_epoch_seconds: float | None = Field(None, description="how long an epoch of the quick run took, for estimates")
+    full_run: str | None = Field(None, description="the full run the wizard started (runs/<name>), resumed if stopped")
 
 
 class ProjectConfig(_Strict):

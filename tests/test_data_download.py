@@ -97,9 +97,9 @@ def test_unknown_dataset_name(cli, tmp_path):
 
 
 def test_datasets_dfcoach_cannot_fetch_itself_say_how_to_get_them(cli, tmp_path):
-    result = cli("data", "download", "kaggle_140k", "--data-dir", tmp_path / "d")
+    result = cli("data", "download", "faceforensics", "--data-dir", tmp_path / "d")
     assert result.exit_code == 1
-    assert "kaggle.com/datasets/xhlulu/140k-real-and-fake-faces" in result.stderr
+    assert "github.com/ondyari/FaceForensics" in result.stderr
     assert "dfcoach data organize" in result.stderr
     assert not (tmp_path / "d").exists()
 

@@ -17,8 +17,8 @@ def test_readme_starts_with_the_two_commands():
     lines = (ROOT / "README.md").read_text().splitlines()
     assert lines.index("```bash") <= 3
     install_and_demo, install_and_test = readme_commands()
-    assert "pip install -e ." in install_and_demo and "dfcoach data download tiny_demo" in install_and_demo
-    assert install_and_demo.endswith("dfcoach train --quick")
+    assert "pip install -e ." in install_and_demo
+    assert install_and_demo.endswith("dfcoach init --dataset tiny_demo --yes")
     assert install_and_test.endswith('pip install -e ".[dev]" && pytest')
 
 

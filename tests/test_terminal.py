@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import pexpect
@@ -33,3 +34,36 @@ def test_replacing_a_dataset_is_asked_in_a_terminal(tmp_path, answer, replaced):
     else:
         assert child.exitstatus == 1
         assert "Left dataset/ as it was" in child.before
+
+
+DOWN, UP = "\x1b[B", "\x1b[A"
+
+
+def test_the_wizard_in_a_real_terminal(tmp_path):
+    """A person walks `dfcoach init` with the arrow keys and Enter: demo data, quick run, no full run, deploy."""
+    child = spawn(tmp_path, "init", "--images-per-class", "20", "--image-size", "32")
+    child.logfile_read = transcript = io.StringIO()
+    child.expect("Which images will you train on")
+    child.send(DOWN)  # look at the next choice, then come back to the first: the demo
+    child.send(UP)
+    child.send("\r")
+    child.expect("Which model will you train")
+    child.send("\r")  # the default model
+    child.expect("What your quick run shows")
+    child.expect("Start the full run now")
+    child.send("n")
+    child.expect("Write your model into the .env file")
+    child.send("\r")  # yes, the default
+    child.expect("Which .env file")
+    child.send("\r")  # ./.env, the default
+    child.expect("Success checklist")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert "✓ Dataset organized and fit to train" in transcript.getvalue()
+    assert (tmp_path / "dataset" / "manifest.csv").exists()
+    assert list((tmp_path / "models").glob("best_model_*.pth"))
+    assert "farewell" in (tmp_path / "dfcoach.yaml").read_text()
+    assert "✓ Deployed: .env points at a model that loads" in transcript.getvalue()
+    env = (tmp_path / ".env").read_text()
+    assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_" in env

@@ -36,8 +36,9 @@ CHOICES: tuple[DatasetChoice, ...] = (
         account="free Kaggle",
         time_to_get="10-30 minutes",
         summary="Real FFHQ photos vs StyleGAN faces. The real thing, and what the guide recommends.",
-        how_to_get="download the zip from kaggle.com/datasets/xhlulu/140k-real-and-fake-faces, unzip it, "
-        "then: dfcoach data organize UNZIPPED_FOLDER",
+        how_to_get="dfcoach kaggle setup, then dfcoach data download kaggle_140k (or, with the zip from "
+        "kaggle.com/datasets/xhlulu/140k-real-and-fake-faces downloaded in a browser: "
+        "dfcoach data download kaggle_140k --archive ZIP)",
         recommended=True,
     ),
     DatasetChoice(

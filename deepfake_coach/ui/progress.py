@@ -77,7 +77,7 @@ class _PlainTask:
         percent = 100 * self.completed // self.total
         now = self._owner.clock()
         if percent - self._last_percent >= self._owner.every_percent and now - self._last_line >= self._owner.min_interval:
-            self._owner.write(f"{self.description}: {self.completed:,}/{self.total:,} {self.unit} ({percent}%){self.extra()}")
+            self._owner.write(f"{self.description}: {_amount(self.completed, self.total, self.unit)} ({percent}%){self.extra()}")
             self._last_line, self._last_percent = now, percent
 
     def update(self, description: str | None = None, **fields: object) -> None:
@@ -113,12 +113,38 @@ class PlainProgress:
     def task(self, description: str, total: int | None = None, unit: str = "") -> Iterator[Task]:
         started = self.clock()
         handle = _PlainTask(self, description, total, unit, started)
-        size = f" ({total:,} {unit})".replace(" )", ")") if total else ""
+        size = f" ({_amount(None, total, unit)})".replace(" )", ")") if total else ""
         self.write(f"{description}{size}...")
         yield handle
         elapsed = self.clock() - started
-        count = f"{handle.completed:,} {unit} ".replace("  ", " ") if handle.completed else ""
+        count = f"{_amount(None, handle.completed, unit)} ".replace("  ", " ") if handle.completed else ""
         self.write(f"{handle.description}: done, {count}in {elapsed:.1f} s{handle.extra()}")
+
+
+def _amount(done: int | None, total: int | None, unit: str) -> str:
+    """`1,200/5,000 images`, or for bytes `12.0/50.3 MB`; `done` None gives the total alone."""
+    if unit == "bytes":
+        from rich.filesize import decimal
+
+        return decimal(total or 0) if done is None else f"{decimal(done)}/{decimal(total or 0)}"
+    return f"{total:,} {unit}" if done is None else f"{done:,}/{total:,} {unit}"
+
+
+def _amount_column():
+    """Rich's M/N column, showing sizes and speed for a task counted in bytes (a download)."""
+    from rich.filesize import decimal
+    from rich.progress import MofNCompleteColumn
+    from rich.text import Text
+
+    class AmountColumn(MofNCompleteColumn):
+        def render(self, task):
+            if task.fields.get("unit") != "bytes":
+                return super().render(task)
+            total = decimal(int(task.total)) if task.total is not None else "?"
+            speed = f"  {decimal(int(task.speed))}/s" if task.speed else ""
+            return Text(f"{decimal(int(task.completed))}/{total}{speed}", style="progress.download")
+
+    return AmountColumn()
 
 
 class _RichTask:
@@ -147,7 +173,7 @@ class RichProgress:
         self._bars = rp.Progress(
             rp.TextColumn("[progress.description]{task.description}"),
             rp.BarColumn(),
-            rp.MofNCompleteColumn(),
+            _amount_column(),
             rp.TaskProgressColumn(),
             rp.TimeElapsedColumn(),
             rp.TextColumn("eta"),
@@ -165,7 +191,7 @@ class RichProgress:
         if self._open == 0:
             self._bars.start()
         self._open += 1
-        task_id = self._bars.add_task(description, total=total, info="")
+        task_id = self._bars.add_task(description, total=total, info="", unit=unit)
         try:
             yield _RichTask(self._bars, task_id)
         finally:

@@ -14,6 +14,7 @@ from rich.table import Table
 from deepfake_coach.data.catalog import DatasetChoice
 from deepfake_coach.data.checks import DatasetReport, Problem
 from deepfake_coach.data.layout import CLASSES, SPLITS
+from deepfake_coach.ui import console as messages
 
 FILES_SHOWN = 5
 
@@ -80,3 +81,47 @@ def render_dataset_choices(choices: tuple[DatasetChoice, ...], console: Console)
     for choice in choices:
         console.print(Padding(f"[bold]{escape(choice.name)}[/bold]: {escape(choice.summary)}", (0, 0, 0, 2), expand=False))
         console.print(Padding(escape(choice.how_to_get), (0, 0, 0, 4), expand=False), style="cyan")
+
+
+def render_organize_summary(result, data_dir) -> None:
+    """What `organize` did, as messages: how many images, from where, and what was skipped or fixed."""
+    how = f"linked {result.linked:,}" if result.linked else f"copied {result.copied:,}"
+    messages.success(f"Organized {result.total:,} images from {result.source_root} into {data_dir}/ ({how}).")
+    if result.presplit:
+        messages.info("Your folder was already split into train/val/test; dfcoach kept those splits.")
+    if result.carved:
+        messages.info(f"It had no {' or '.join(result.carved)} split, so dfcoach set aside part of train for it.")
+    if result.renamed:
+        messages.info(f"{result.renamed:,} images had names that did not end like an image; they were given the right ending.")
+    if result.skipped:
+        messages.warn(f"skipped {len(result.skipped):,} files that are not usable images:")
+        for file, why in result.skipped[:10]:
+            messages.err().print(f"  - {file}: {why}", markup=False)
+        if len(result.skipped) > 10:
+            messages.err().print(f"  ... and {len(result.skipped) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+
+
+def render_video_summary(result, data_dir) -> None:
+    """What building a face dataset from videos did: faces cut, frames per video, how it split, what was left out."""
+    used = result.used
+    messages.success(
+        f"Cut {result.total:,} face pictures from {len(used):,} of {len(result.videos):,} videos in {result.source_root} into {data_dir}/."
+    )
+    per_video = result.frames_per_video
+    if per_video["real"] == per_video["fake"]:
+        messages.info(f"Up to {per_video['real']} frames from each video; splits by {result.split_by}.")
+    else:
+        messages.info(
+            f"Up to {per_video['real']} frames from each real video and {per_video['fake']} from each fake one, "
+            f"so both classes get about as many faces; splits by {result.split_by}."
+        )
+    for note in result.notes:
+        messages.info(note)
+    problems = [(v.file, v.problem) for v in result.videos if v.problem] + result.skipped
+    if problems:
+        messages.warn(f"{len(problems):,} files gave no faces or were not used:")
+        for file, why in problems[:10]:
+            messages.err().print(f"  - {file}: {why}", markup=False)
+        if len(problems) > 10:
+            messages.err().print(f"  ... and {len(problems) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+    messages.info(f"Which picture comes from which video: {data_dir}/videos.csv")

@@ -55,7 +55,8 @@ def render_summary(result: TrainResult, checklist: list[tuple[bool, str, str]], 
                   f"[bold]{best.val_acc:.1%}[/bold] at epoch {best.epoch}.")
     console.print(f"  Best model:  {escape(str(result.run.best_path))}")
     console.print(f"  Run files:   {escape(str(result.run.run_dir))}/ (curves.png shows the learning curves)")
-    console.print("\n[bold]Success checklist[/bold]")
-    for done, item, how in checklist:
-        mark = "[green]✓[/green]" if done else "[red]✗[/red]"
-        console.print(f"  {mark} {escape(item)}" + ("" if done else f"  [dim]→ {escape(how)}[/dim]"))
+    if checklist:
+        from deepfake_coach.ui.health import render_checklist
+
+        console.print()
+        render_checklist(checklist, console)

@@ -1,0 +1,139 @@
+"""Load on the inference service: latency percentiles, requests/s and errors under concurrent clients.
+
+    python benchmarks/serve_load.py [--requests 1000] [--concurrency 8] [--workers 1] [--model custom_cnn]
+
+Starts the real `dfcoach serve` process (deployed with `dfcoach deploy` on an
+untrained model of the chosen architecture, at its own image size) on a free
+loopback port, sends a 256x256 JPEG to /inference/analyze-frame from
+`--concurrency` clients until `--requests` answers came back, and asks /health
+now and then during the load to show the event loop stays free.
+Target (issue: deploy and serve): custom_cnn on this 2-core CPU, p50 under 20 ms, zero errors.
+The clients run on the same machine and share its cores with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from deepfake_coach.deploy import deploy_model
+from deepfake_coach.train.checkpoint import make_checkpoint, save_checkpoint
+from deepfake_coach.train.models import build_model, get_spec
+
+
+def jpeg_256() -> bytes:
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+async def load(url: str, total: int, concurrency: int, picture: bytes) -> tuple[list[float], int, list[float], list[float], float]:
+    latencies: list[float] = []
+    model_times: list[float] = []  # the server's own inference_ms: decoding and judging, without HTTP or queueing
+    health_latencies: list[float] = []
+    errors = 0
+    sent = 0
+    limits = httpx.Limits(max_connections=concurrency + 1)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, trust_env=False) as client:
+        for _ in range(20):  # warm-up: first requests pay for lazy initialisation
+            await client.post("/inference/analyze-frame", files={"image": ("bench.jpg", picture, "image/jpeg")})
+
+        async def one_client() -> None:
+            nonlocal sent, errors
+            while sent < total:
+                sent += 1
+                started = time.perf_counter()
+                try:
+                    answer = await client.post("/inference/analyze-frame", files={"image": ("bench.jpg", picture, "image/jpeg")})
+                    ok = answer.status_code == 200
+                    if ok:
+                        model_times.append(answer.json()["inference_ms"])
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+        async def health_probe() -> None:
+            while sent < total:
+                started = time.perf_counter()
+                await client.get("/health")
+                health_latencies.append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.05)
+
+        started = time.perf_counter()
+        await asyncio.gather(health_probe(), *(one_client() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, errors, health_latencies, model_times, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="torch threads per worker (dfcoach serve --threads)")
+    parser.add_argument("--model", default="custom_cnn")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        size = get_spec(args.model).native_size
+        model_path = project / "models" / f"best_model_{args.model}_bench.pth"
+        model_path.parent.mkdir()
+        save_checkpoint(model_path, make_checkpoint(build_model(args.model), args.model, size))
+        deploy_model(model_path, project / ".env")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "deepfake_coach", "serve", "--env-file", str(project / ".env"), "--port", str(port),
+             "--workers", str(args.workers), *(["--threads", str(args.threads)] if args.threads else [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "NO_COLOR": "1"},
+        )
+        try:
+            for _ in range(600):
+                try:
+                    if httpx.get(url + "/health", timeout=2, trust_env=False).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                raise SystemExit("the service did not start")
+            latencies, errors, health, model_times, elapsed = asyncio.run(load(url, args.requests, args.concurrency, jpeg_256()))
+        finally:
+            server.terminate()
+            server.wait(30)
+    p50, p95, p99 = (percentile(latencies, q) for q in (50, 95, 99))
+    print(f"{args.model} at {size} px, {args.workers} worker(s) x {args.threads or 'default'} torch threads, {len(latencies)} requests of a 256x256 JPEG from "
+          f"{args.concurrency} concurrent clients on {os.cpu_count()} CPU cores")
+    print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  mean {statistics.mean(latencies):.1f}")
+    print(f"of which decoding and judging in the server (inference_ms): p50 {percentile(model_times, 50):.1f}  p95 {percentile(model_times, 95):.1f}")
+    print(f"throughput: {len(latencies) / elapsed:.0f} requests/s over {elapsed:.1f} s; errors: {errors}")
+    print(f"/health during the load: {len(health)} probes, p50 {percentile(health, 50):.1f} ms, max {max(health):.1f} ms")
+    print(f"target p50 < 20 ms with zero errors: {'met' if p50 < 20 and errors == 0 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""`dfcoach predict`: a verdict for each picture a person points at, folders searched recursively.
+
+Unreadable files are listed with the reason, never fatal. Videos are separated from pictures in one
+place (`collect_inputs`) and judged in one place (`judge_videos`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from deepfake_coach.data.layout import IMAGE_EXTENSIONS, is_hidden, visible_files
+from deepfake_coach.errors import DataError, UsageError
+from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from deepfake_coach.inference import Detector, Verdict
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
+VIDEOS_NOT_INSTALLED = "videos are judged by `dfcoach predict` once video support is installed"
+JUDGE_CHUNK = 256  # pictures judged between two progress updates
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0.0 <= threshold <= 1.0:
+        raise UsageError(
+            f"--threshold {threshold} is outside 0 to 1.",
+            hint="The threshold is a probability: 0.5 (the default) calls an image fake when the model is more sure of fake than real.",
+        )
+    return threshold
+
+
+def judge_pictures(detector: "Detector", paths: list[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS
+                   ) -> tuple[list[tuple[Path, "Verdict"]], list[tuple[Path, str]]]:
+    """`Detector.judge_files`, a chunk at a time so the person sees it advance."""
+    verdicts: list[tuple[Path, "Verdict"]] = []
+    unreadable: list[tuple[Path, str]] = []
+    with progress.task("Judging pictures", total=len(paths), unit="pictures") as task:
+        for start in range(0, len(paths), JUDGE_CHUNK):
+            chunk = paths[start:start + JUDGE_CHUNK]
+            judged, bad = detector.judge_files(chunk, threshold)
+            verdicts += judged
+            unreadable += bad
+            task.advance(len(chunk))
+    return verdicts, unreadable
+
+
+@dataclass
+class Predictions:
+    verdicts: list[tuple[Path, "Verdict"]] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+    def to_dict(self, detector: "Detector", threshold: float) -> dict:
+        return {
+            "model": detector.describe(),
+            "threshold": threshold,
+            "results": [{"file": str(path), "verdict": v.label, "fake_probability": round(v.fake_probability, 6),
+                         "confidence": round(v.confidence, 6)} for path, v in self.verdicts],
+            "unreadable": [{"file": str(path), "reason": reason} for path, reason in self.unreadable],
+        }
+
+
+def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """(images, videos, skipped with the reason). Folders are searched at any depth, hidden files left out;
+    a file named on the command line is tried whatever its ending (the reader says if it is no picture)."""
+    images: list[Path] = []
+    videos: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            for file in visible_files(path):
+                ending = file.suffix.lower()
+                if ending in VIDEO_EXTENSIONS:
+                    videos.append(file)
+                elif ending in IMAGE_EXTENSIONS:
+                    images.append(file)
+                elif not is_hidden(file.name):
+                    skipped.append((file, "not a picture (dfcoach reads JPEG, PNG, WebP, BMP and TIFF)"))
+        elif path.is_file():
+            (videos if path.suffix.lower() in VIDEO_EXTENSIONS else images).append(path)
+        else:
+            skipped.append((path, "does not exist"))
+    return images, videos, skipped
+
+
+def judge_videos(detector: "Detector", videos: list[Path], threshold: float
+                 ) -> tuple[list[tuple[Path, "Verdict"]], list[tuple[Path, str]]]:
+    """(verdicts, unreadable) for video files."""
+    return [], [(video, VIDEOS_NOT_INSTALLED) for video in videos]
+
+
+def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS) -> Predictions:
+    check_threshold(threshold)
+    paths = list(paths)
+    images, videos, skipped = collect_inputs(paths)
+    if not images and not videos:
+        named = ", ".join(str(p) for p in paths)
+        if skipped and all(reason == "does not exist" for _, reason in skipped):
+            raise DataError(f"Nothing to judge: {named} does not exist.", hint="Check the path for typos.")
+        raise DataError(f"Nothing to judge: no pictures in {named}.",
+                        hint="Point at image files (JPEG, PNG, WebP, BMP) or at a folder that holds some.")
+    verdicts, unreadable = judge_pictures(detector, images, threshold, progress)
+    video_verdicts, bad_videos = judge_videos(detector, videos, threshold)
+    return Predictions(verdicts + video_verdicts, skipped + unreadable + bad_videos)

@@ -1,0 +1,223 @@
+"""The inference service: `create_app(settings)` gives the FastAPI app that `dfcoach serve` runs.
+
+Routes: `GET /health`, `POST /inference/analyze-frame` (multipart field `image`),
+`GET /` (an upload page) and FastAPI's `/docs`. The model is loaded once, when
+the server starts; when it cannot be, the server runs anyway and every route
+says why, so the person can read the problem in a browser. Pictures are decoded
+and judged in a worker thread, so the event loop keeps answering `/health`
+while predictions run. Every error is JSON: `{"error": ..., "hint": ...}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from deepfake_coach import __version__
+from deepfake_coach.serve.limits import BodySizeLimit
+from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
+
+log = logging.getLogger("uvicorn.error")  # uvicorn's own log, so these lines show beside its startup lines
+# Pillow's format names; MPO is how it reads the JPEGs of many phones and cameras (a JPEG with extra frames)
+SUPPORTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "BMP"}
+SUPPORTED_NAMES = "JPEG, PNG, WebP, BMP"
+ROUTES_HINT = "The service answers GET /health, POST /inference/analyze-frame (form field image), GET / and GET /docs."
+
+
+class ApiError(Exception):
+    """An answer the client must read: HTTP status, what went wrong, what to do."""
+
+    def __init__(self, status: int, error: str, hint: str):
+        super().__init__(error)
+        self.status, self.error, self.hint = status, error, hint
+
+
+class Analysis(BaseModel):
+    label: str = Field(description="real or fake")
+    fake_probability: float = Field(description="The model's probability that the picture is fake (0 to 1).")
+    confidence: float = Field(description="How sure the model is of its label (0.5 to 1).")
+    model: str = Field(description="The model architecture that judged the picture.")
+    inference_ms: float = Field(description="Time spent decoding and judging the picture, in milliseconds.")
+
+
+class ErrorBody(BaseModel):
+    error: str
+    hint: str
+
+
+class ModelState:
+    """The detector loaded at startup, or why there is none."""
+
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+        self.detector = None
+        self.problem: ModelUnavailable | None = None
+
+    def load(self) -> None:
+        try:
+            self.detector, self.problem = self.settings.load_detector(), None
+        except ModelUnavailable as problem:
+            self.detector, self.problem = None, problem
+
+    def _why_not_loaded(self) -> ModelUnavailable:
+        return self.problem or ModelUnavailable("The model is still loading.", hint="Try again in a moment.")
+
+    def require(self):
+        if self.detector is None:
+            problem = self._why_not_loaded()
+            raise ApiError(503, problem.message, problem.hint or "")
+        return self.detector
+
+    def health(self) -> tuple[int, dict]:
+        settings, detector = self.settings, self.detector
+        body = {
+            "status": "ok" if detector else "unavailable",
+            "model_loaded": detector is not None,
+            "model_type": settings.model_type,
+            "model": detector.model_name if detector else settings.custom_model_type,
+            "model_path": str(settings.resolved_model_path()) if settings.model_path else None,
+            "device": str(detector.device) if detector else settings.device,
+            "image_size": detector.image_size if detector else None,
+            "env_file": str(settings.env_file),
+            "dfcoach_version": __version__,
+        }
+        if detector is None:
+            problem = self._why_not_loaded()
+            body.update(problem=problem.message, fix=problem.hint)
+        return (200 if detector else 503), body
+
+
+def _curl(request: Request) -> str:
+    """The curl command that sends a picture to this very service, for hints."""
+    return f'curl -X POST -F "image=@photo.jpg" {request.base_url}inference/analyze-frame'
+
+
+def _unreadable_status(reason: str) -> int:
+    """413 for pictures with too many pixels (a decompression bomb); 400 for empty, damaged or non-images."""
+    return 413 if "large" in reason else 400
+
+
+def analyze_picture(detector, data: bytes, curl: str) -> dict:
+    """Decode and judge one upload (runs in a worker thread)."""
+    from PIL import ImageOps
+
+    from deepfake_coach.inference import UnreadableImage, open_image
+
+    started = time.perf_counter()
+    try:
+        with open_image(data, detector.image_size) as picture:
+            if picture.format not in SUPPORTED_FORMATS:
+                raise ApiError(
+                    415, f"{picture.format or 'This'} pictures are not supported.",
+                    f"Send a {SUPPORTED_NAMES} picture (save or export it in one of those formats first).",
+                )
+            # The picture the model judges: the whole upload, turned upright as its EXIF orientation says.
+            # Anything that should happen to a picture before judging (cropping to a face, say) goes here.
+            subject = ImageOps.exif_transpose(picture)
+            verdict = detector.judge(subject)
+    except UnreadableImage as error:
+        raise ApiError(_unreadable_status(error.reason), error.message, error.hint or f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}") from None
+    return Analysis(
+        label=verdict.label,
+        fake_probability=verdict.fake_probability,
+        confidence=verdict.confidence,
+        model=detector.model_name,
+        inference_ms=round((time.perf_counter() - started) * 1000, 2),
+    ).model_dump()
+
+
+def _megabytes(size: int) -> str:
+    return f"{round(size / 1024 / 1024, 2):g} MB" if size >= 10 * 1024 else f"{size:,} bytes"
+
+
+def _too_large_body(max_bytes: int) -> dict:
+    return {
+        "error": f"The upload is larger than the {_megabytes(max_bytes)} the service accepts.",
+        "hint": "Send a smaller picture (a face needs far fewer pixels), or start the service with a larger --max-upload-mb.",
+    }
+
+
+def upload_page() -> str:
+    return resources.files("deepfake_coach.serve").joinpath("page.html").read_text(encoding="utf-8")
+
+
+def create_app(settings: ServeSettings | None = None) -> FastAPI:
+    """The service for `settings` (default: the keys in ./.env). The model loads when the server starts."""
+    settings = settings or ServeSettings.from_env_file()
+    state = ModelState(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.load()
+        if state.detector is not None:
+            detector = state.detector
+            log.info("Model loaded: %s (%d px) from %s", detector.model_name, detector.image_size, detector.path)
+        else:
+            log.warning("The model is not loaded: %s Fix: %s (the service answers 503 until then)", state.problem.message, state.problem.hint)
+        yield
+
+    app = FastAPI(
+        title="dfcoach deepfake detector",
+        version=__version__,
+        description="Judges whether a face picture is real or fake, with the model you trained with dfcoach.",
+        lifespan=lifespan,
+    )
+    app.state.model = state
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, too_large=_too_large_body)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse({"error": error.error, "hint": error.hint}, status_code=error.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        fields = sorted({str(problem["loc"][-1]) for problem in error.errors() if problem.get("loc")}) or ["the request"]
+        return JSONResponse(
+            {"error": f"The request is not what the service expects ({', '.join(fields)}): image must be a picture file, not text.",
+             "hint": f"Send the picture as a file in the form field image: {_curl(request)}"},
+            status_code=400,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        hint = ROUTES_HINT if error.status_code in (404, 405) else f"Send the picture as the form field image: {_curl(request)}"
+        return JSONResponse({"error": str(error.detail), "hint": hint}, status_code=error.status_code, headers=error.headers)
+
+    @app.get("/health", summary="Whether the model is loaded, and which one")
+    async def health() -> JSONResponse:
+        status, body = state.health()
+        return JSONResponse(body, status_code=status)
+
+    errors = {status: {"model": ErrorBody} for status in (400, 413, 415, 503)}
+
+    @app.post("/inference/analyze-frame", response_model=Analysis, responses=errors, summary="Judge one picture: real or fake")
+    async def analyze_frame(
+        request: Request,
+        image: UploadFile | None = File(None, description="The picture: JPEG, PNG, WebP or BMP."),
+    ) -> dict:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            raise ApiError(
+                415, f"The request body is {content_type or 'not labelled'}, not a multipart form.",
+                f"Send the picture as the form field image: {_curl(request)}",
+            )
+        if image is None:
+            raise ApiError(400, "The request has no field named image.", f"Send the picture as the form field image: {_curl(request)}")
+        detector = state.require()
+        data = await image.read()
+        return await run_in_threadpool(analyze_picture, detector, data, _curl(request))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> str:
+        return upload_page()
+
+    return app

@@ -1,0 +1,189 @@
+"""The beginner's guide's troubleshooting, by error text: `dfcoach doctor --explain "CUDA out of memory"`.
+
+Each entry names the texts that give a problem away (regular expressions, matched case-insensitively
+anywhere in what the person pasted), its usual cause, and the fix. docs/troubleshooting.md has a section
+per entry, under the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DOC = "docs/troubleshooting.md"
+
+
+@dataclass(frozen=True)
+class Trouble:
+    key: str
+    title: str
+    patterns: tuple[str, ...]
+    cause: str
+    fix: str
+
+    @property
+    def doc(self) -> str:
+        return f"{DOC}#{self.key}"
+
+    def matches(self, text: str) -> bool:
+        return any(re.search(pattern, text, re.IGNORECASE | re.MULTILINE) for pattern in self.patterns)
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "title": self.title, "cause": self.cause, "fix": self.fix, "doc": self.doc}
+
+
+TROUBLES: tuple[Trouble, ...] = (
+    Trouble(
+        "cuda-out-of-memory", "The GPU ran out of memory",
+        (r"CUDA out of memory", r"OutOfMemoryError", r"CUBLAS_STATUS_ALLOC_FAILED", r"MPS backend out of memory"),
+        "A batch of images (and the model's work on it) does not fit in the GPU's memory: the batch size or the "
+        "image size is too large for this GPU, or another program holds part of its memory.",
+        "dfcoach halves the batch size by itself and redoes the epoch. To avoid it: dfcoach train --batch-size 8 "
+        "(or 16), a smaller --image-size, or a smaller model (--model custom_cnn). Close other programs using the "
+        "GPU (nvidia-smi lists them). Training on the CPU always works: --device cpu.",
+    ),
+    Trouble(
+        "memory-killed", "The computer ran out of memory (the process was killed)",
+        (r"^\s*Killed\s*$", r"DataLoader worker \(pid \d+\) is killed", r"Cannot allocate memory", r"MemoryError"),
+        "The computer's own memory (RAM) filled up: very large images, a big batch, or a big model.",
+        "Train with smaller batches (dfcoach train --batch-size 8) and a smaller --image-size; close other programs.",
+    ),
+    Trouble(
+        "dataset-not-found", "Dataset not found",
+        (r"Dataset not found", r"no dataset at", r"Couldn't find any class folder", r"Found no valid file for the classes",
+         r"No such file or directory:.*(dataset|train|val|test)", r"FileNotFoundError:.*(dataset|train|val|test)"),
+        "The dataset is not where the command looks: it was never downloaded or organized, the command runs in "
+        "another folder, or the folders are not named train/val/test with real/ and fake/ inside.",
+        "Run `dfcoach data check` to see what it finds (pass --data-dir if your dataset is elsewhere). To get one: "
+        "dfcoach data download tiny_demo, or dfcoach data organize YOUR_FOLDER for your own real/ and fake/ images.",
+    ),
+    Trouble(
+        "accuracy-stuck-at-50", "Accuracy stuck at 50% (chance)",
+        (r"stuck at (chance|50)", r"(?<![a-z])acc(uracy)?\b[^0-9\n]{0,40}\b50(\.0+)?\s*%", r"\b50(\.0+)?\s*%[^\n]{0,20}\bacc(uracy)?\b",
+         r"(?<![a-z])acc(uracy)?\b[^0-9\n]{0,20}\b0\.50*\b", r"calls every (validation )?image (real|fake)", r"coin toss"),
+        "The model has not found anything that tells real from fake, so it guesses: the labels may be wrong "
+        "(fake images in real/ or mixed up), the learning rate too high, the images too small to show the "
+        "artifacts, or the fakes too few or too alike.",
+        "In this order: open a few images in real/ and fake/ and check they are in the right folder; train with a "
+        "smaller learning rate (dfcoach train --lr 0.0001); check the data with `dfcoach data check`; try a larger "
+        "--image-size (224) or a pretrained model (--model resnet18 --pretrained).",
+    ),
+    Trouble(
+        "overfitting", "Overfitting: training accuracy far above validation",
+        (r"overfit",),
+        "The model memorises its training images instead of learning what makes a face fake: too few images for "
+        "the model's size, or too many epochs.",
+        "The best model by validation accuracy is the one kept. More images help most (the Kaggle 140k dataset); "
+        "fewer epochs and early stopping (--patience) help too.",
+    ),
+    Trouble(
+        "loss-is-nan", "The loss became NaN",
+        (r"\bloss\b[^\n]{0,20}\bnan\b", r"\bnan\b[^\n]{0,10}\bloss\b"),
+        "The learning rate is too high and the weights blew up, or an image is broken.",
+        "Train again with a smaller learning rate: dfcoach train --lr 0.0001, and run `dfcoach data check`.",
+    ),
+    Trouble(
+        "torch-missing", "PyTorch is not installed",
+        (r"No module named '?(torch|torchvision)'?",),
+        "torch or torchvision is missing from the Python environment that runs the command.",
+        "Install both together, in the same environment as dfcoach: pip install torch torchvision. "
+        "`dfcoach doctor` checks the result.",
+    ),
+    Trouble(
+        "torchvision-mismatch", "torch and torchvision do not match",
+        (r"operator torchvision::\w+ does not exist", r"torchvision.{0,40}(not compatible|incompatible|mismatch)",
+         r"undefined symbol.*(torch|c10)"),
+        "torchvision was built for another torch version (one of them was upgraded alone).",
+        "Reinstall both together so pip picks a matching pair: pip install --upgrade torch torchvision",
+    ),
+    Trouble(
+        "no-cuda", "No usable NVIDIA GPU",
+        (r"Torch not compiled with CUDA enabled", r"no CUDA GPUs are available", r"CUDA driver version is insufficient",
+         r"Found no NVIDIA driver", r"CUDA (error|initialization).{0,40}(unknown error|no CUDA-capable device)"),
+        "This torch cannot use a GPU: there is none, its driver is too old, or the CPU-only torch is installed.",
+        "Training works on the CPU (slower): dfcoach train --device cpu (auto does it by itself). For a GPU, update "
+        "the NVIDIA driver and install the torch build for your CUDA version from pytorch.org.",
+    ),
+    Trouble(
+        "kaggle-credentials", "Kaggle credentials missing or refused",
+        (r"Could not find kaggle\.json", r"401\b.{0,40}Unauthori[sz]ed", r"\bUnauthori[sz]ed\b", r"KAGGLE_USERNAME",
+         r"kaggle\.json"),
+        "The Kaggle API needs your username and key: kaggle.json is missing, in the wrong place, or its key is old "
+        "(a new token invalidates the previous one).",
+        "Run `dfcoach kaggle setup`: it finds or imports kaggle.json, fixes its permissions and checks it works.",
+    ),
+    Trouble(
+        "kaggle-forbidden", "Kaggle refuses the download (403)",
+        (r"403\b.{0,40}Forbidden", r"\bForbidden\b"),
+        "Kaggle knows who you are but you have not accepted this dataset's rules, or the account is not verified.",
+        "Open the dataset's page on kaggle.com, sign in, accept its rules (and verify your phone if asked), then "
+        "run the download again. Or download the zip in the browser: dfcoach data download kaggle_140k --archive ZIP",
+    ),
+    Trouble(
+        "unsafe-model-file", "The model file cannot be loaded safely",
+        (r"Weights only load failed", r"WeightsUnpickler error", r"Unsupported global", r"contains code, not only weights"),
+        "The file holds Python objects, not only weights: loading it would run code from it, which dfcoach refuses.",
+        "Use a model made by `dfcoach train` (models/best_model_*.pth). Never load a model file from someone you do "
+        "not trust with weights_only=False.",
+    ),
+    Trouble(
+        "state-dict-mismatch", "The weights do not fit the model",
+        (r"Error\(s\) in loading state_dict", r"size mismatch for", r"Missing key\(s\) in state_dict",
+         r"Unexpected key\(s\) in state_dict", r"do not fit a \w+ model"),
+        "The service builds one kind of model and the file holds another: CUSTOM_MODEL_TYPE does not match the "
+        "model that was trained, or the file comes from another version.",
+        "Let dfcoach write the settings: dfcoach deploy (it sets MODEL_PATH and CUSTOM_MODEL_TYPE from the file itself).",
+    ),
+    Trouble(
+        "model-path", "MODEL_PATH points at nothing",
+        (r"MODEL_PATH", r"no (trained )?model in models/", r"best_model_\S*\.pth.{0,40}(not found|No such file)"),
+        "The .env names a model file that is not there (moved, renamed, or a relative path read from another folder).",
+        "Run `dfcoach deploy` to point .env at the newest model; `dfcoach doctor` shows what .env points at.",
+    ),
+    Trouble(
+        "port-in-use", "The port is already in use",
+        (r"Address already in use", r"\[Errno (98|48|10048)\]", r"error while attempting to bind on address"),
+        "Another program (often an earlier `dfcoach serve`, or AirPlay Receiver on macOS for port 5000) listens there.",
+        "Serve on another port: dfcoach serve --port 5001, or stop the other program (`lsof -i :5000` names it).",
+    ),
+    Trouble(
+        "service-not-running", "The service does not answer",
+        (r"Connection refused", r"Failed to connect to \S+ port \d+", r"Could not connect to server"),
+        "Nothing listens at that address: the service is not started, has stopped, or runs on another port.",
+        "Start it with `dfcoach serve` (it prints its address) and keep that terminal open; use the same port in curl.",
+    ),
+    Trouble(
+        "bad-image", "An image cannot be read",
+        (r"cannot identify image file", r"UnidentifiedImageError", r"image file is truncated", r"not a picture dfcoach can read",
+         r"DecompressionBombError"),
+        "A file is not an image, is damaged or cut short (an interrupted download), or is far too large.",
+        "`dfcoach data check` lists every unreadable file in the dataset; delete or replace them. For a single picture, "
+        "open it in an image viewer, and save it again as JPEG or PNG.",
+    ),
+    Trouble(
+        "disk-full", "The disk is full",
+        (r"No space left on device", r"\[Errno 28\]", r"the disk is full"),
+        "There is no room left for the dataset, the image cache or the model files.",
+        "Free some space (old runs/ folders and dataset/.dfcoach are safe to delete), then run the command again. "
+        "`dfcoach doctor` shows how much is free.",
+    ),
+    Trouble(
+        "permission-denied", "Permission denied",
+        (r"Permission denied", r"\[Errno 13\]"),
+        "The command cannot write (or read) a file or folder: it belongs to another user, or is read-only.",
+        "Work in a folder you own (your home folder), or give yourself access: chmod u+w THE_PATH",
+    ),
+    Trouble(
+        "offline", "No internet connection",
+        (r"Temporary failure in name resolution", r"Name or service not known", r"Max retries exceeded",
+         r"nodename nor servname provided", r"Network is unreachable", r"getaddrinfo failed"),
+        "The command needs the internet (a Kaggle download, pretrained weights) and cannot reach it.",
+        "Connect and try again. Everything else works offline: the demo dataset (dfcoach data download tiny_demo) "
+        "and training without --pretrained.",
+    ),
+)
+
+
+def explain(text: str) -> list[Trouble]:
+    """Every known problem the text gives away, most specific first (the order of TROUBLES)."""
+    return [trouble for trouble in TROUBLES if trouble.matches(text)]

@@ -1,0 +1,118 @@
+"""The wizard's run: the steps in order, skipping what is already done, saving after each.
+
+Where the person stands lives in `dfcoach.yaml` (`wizard.completed`), so `dfcoach init`
+run again continues where it stopped, or starts over without deleting anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+
+from deepfake_coach.config import CONFIG_FILE, ProjectConfig, WizardState, load_project_config, save_project_config
+from deepfake_coach.errors import CoachError, Interrupted
+from deepfake_coach.ui.progress import Progress
+from deepfake_coach.ui.prompts import Choice, Prompter
+from deepfake_coach.wizard.answers import Answers
+
+
+@dataclass
+class InitOptions:
+    """Everything the wizard can ask, as flags; None means "not given"."""
+
+    dataset: str | None = None
+    data_dir: Path | None = None
+    source: Path | None = None  # a folder of your own images, or a FaceForensics++ download
+    archive: Path | None = None  # the Kaggle zip downloaded in a browser
+    model: str | None = None
+    image_size: int | None = None
+    images_per_class: int = 500  # the demo's size
+    seed: int = 0
+    replace_data: bool | None = None
+    restart: bool | None = None
+    full: bool | None = None
+    deploy: bool | None = None
+    env_file: Path | None = None
+    yes: bool = False
+
+
+@dataclass
+class Wizard:
+    """What the steps share: the options, where answers come from, the settings, the consoles."""
+
+    options: InitOptions
+    answers: Answers
+    config: ProjectConfig
+    progress: Progress
+    out: Console  # the story and results (stdout)
+    err: Console  # progress and coaching (stderr), as the commands print them
+    config_path: Path = Path(CONFIG_FILE)
+    project_dir: Path = Path(".")
+    continuing: bool = False  # picking up an earlier session: its answers in dfcoach.yaml stand
+    notes: dict = field(default_factory=dict)  # what one step leaves for a later one in the same session
+
+    def save(self) -> None:
+        save_project_config(self.config, self.config_path)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    run: Callable[[Wizard], None]
+
+
+def run_wizard(steps: list[Step], options: InitOptions, prompter: Prompter, progress: Progress, out: Console, err: Console,
+               project_dir: Path = Path(".")) -> None:
+    config_path = Path(project_dir) / CONFIG_FILE
+    wizard = Wizard(options, Answers(prompter, options.yes), load_project_config(config_path), progress, out, err, config_path, Path(project_dir))
+    if not _start_or_continue(wizard, steps):
+        return
+    for number, step in enumerate(steps, start=1):
+        if step.name in wizard.config.wizard.completed:
+            continue
+        out.print()
+        out.rule(f"Step {number} of {len(steps)}: {step.title}", align="left")
+        try:
+            step.run(wizard)
+        except (Interrupted, KeyboardInterrupt) as stop:
+            wizard.save()
+            resume = getattr(stop, "hint", None) if isinstance(stop, Interrupted) and "--resume" in (stop.hint or "") else None
+            raise Interrupted(
+                f"Stopped at step {number}, “{step.title}”. Everything finished before it is saved.",
+                hint="Run `dfcoach init` again to continue from there." + (f" ({resume})" if resume else ""),
+            ) from None
+        except CoachError:
+            wizard.save()  # what the person chose so far is kept for the next try
+            raise
+        wizard.config.wizard.completed.append(step.name)
+        wizard.save()
+
+
+def _start_or_continue(wizard: Wizard, steps: list[Step]) -> bool:
+    """Ask whether to continue an earlier session or start over (data is never deleted here)."""
+    done = [step for step in steps if step.name in wizard.config.wizard.completed]
+    if not done:
+        return True
+    remaining = [step for step in steps if step.name not in wizard.config.wizard.completed]
+    if remaining:
+        question = f"You stopped at “{remaining[0].title}” last time. Continue from there?"
+        choices = [Choice("continue", f"Continue from “{remaining[0].title}”"), Choice("restart", "Start over from the beginning (your data and models are kept)")]
+    else:
+        question = "You finished the whole journey before. What now?"
+        choices = [Choice("restart", "Go through it again (your data and models are kept)"), Choice("continue", "Nothing: leave it as it is")]
+    given = None if wizard.options.restart is None else ("restart" if wizard.options.restart else "continue")
+    default = "continue" if remaining else "continue"
+    if wizard.answers.select(question, choices, flag="--restart or --continue", given=given, default=default) == "restart":
+        wizard.config.wizard = WizardState()
+        wizard.save()
+        return True
+    if not remaining:
+        wizard.out.print("Everything is done already. `dfcoach checklist` shows where you stand; `dfcoach init --restart` goes through it again.")
+        return False
+    wizard.continuing = True
+    wizard.out.print(f"Continuing: {len(done)} of {len(steps)} steps were done before.")
+    return True

@@ -1,0 +1,319 @@
+"""The wizard's steps. Each explains what is about to happen, gathers its answers
+through `Answers`, and calls the same library functions as the matching command:
+the wizard adds no behaviour of its own that the commands lack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.markup import escape
+from rich.padding import Padding
+
+from deepfake_coach.errors import DataError, UsageError
+from deepfake_coach.ui.prompts import Choice
+from deepfake_coach.wizard import texts
+from deepfake_coach.wizard.flow import Step, Wizard
+
+# --- 1. welcome ---------------------------------------------------------------------------------
+
+
+def welcome(wizard: Wizard) -> None:
+    wizard.out.print(texts.WELCOME)
+
+
+# --- 2. environment -----------------------------------------------------------------------------
+
+ENVIRONMENT_CHECKS = ["python", "torch", "device", "disk"]
+
+
+def environment(wizard: Wizard) -> None:
+    from deepfake_coach.doctor import DoctorContext, run_checks
+    from deepfake_coach.ui.health import render_checks
+
+    context = DoctorContext(project_dir=wizard.project_dir, data_dir=wizard.config.data.dir, env_file=wizard.config.deploy.env_file)
+    results = run_checks(context, only=ENVIRONMENT_CHECKS)
+    render_checks(results, wizard.out)
+    failed = [result for result in results if result.status == "fail"]
+    if failed:
+        raise DataError(f"This computer is not ready yet: {failed[0].title.lower()}.",
+                        hint=f"{failed[0].fix} Then run `dfcoach init` again to continue.")
+
+
+# --- 3. dataset ---------------------------------------------------------------------------------
+
+
+def choose_dataset(wizard: Wizard) -> None:
+    from deepfake_coach.data.catalog import CHOICES
+
+    options, config = wizard.options, wizard.config
+    choices = [Choice(c.name, f"{c.name}: {c.summary}" + (" (recommended)" if c.recommended else "")) for c in CHOICES if c.name in DATASET_GETTERS]
+    # Continuing an earlier session, dfcoach.yaml answers what was chosen then; starting afresh, it is asked again.
+    given = options.dataset or (config.data.source if wizard.continuing else None)
+    if given is not None and given not in DATASET_GETTERS:
+        raise UsageError(f"There is no dataset choice called {given!r}.", hint=f"Use --dataset with one of: {', '.join(DATASET_GETTERS)}.")
+    name = wizard.answers.select("Which images will you train on?", choices, flag="--dataset", given=given, default=config.data.source or "tiny_demo")
+    data_dir = options.data_dir or config.data.dir
+    config.data.source, config.data.dir = name, Path(data_dir)
+    wizard.save()
+
+    if _keep_existing_dataset(wizard, data_dir):
+        wizard.out.print(f"Using the dataset already in {escape(str(data_dir))}/.")
+    else:
+        DATASET_GETTERS[name](wizard, data_dir)
+    _check_dataset(wizard, data_dir)
+
+
+def _keep_existing_dataset(wizard: Wizard, data_dir: Path) -> bool:
+    from deepfake_coach.data.layout import dataset_has_content
+
+    if data_dir.is_file():
+        raise DataError(f"{data_dir} is a file, not a folder.", hint="Choose another place with --data-dir.")
+    if not dataset_has_content(data_dir):
+        return False
+    replace = wizard.answers.confirm(
+        f"{data_dir}/ already holds a dataset. Replace it with the one you chose? (No keeps it and trains on it.)",
+        flag="--replace-data or --keep-data", given=wizard.options.replace_data, default=False,
+    )
+    return not replace
+
+
+def _get_tiny_demo(wizard: Wizard, data_dir: Path) -> None:
+    from deepfake_coach.data.download import download_tiny_demo
+
+    count = download_tiny_demo(data_dir, wizard.options.images_per_class, wizard.options.seed, replace=True, progress=wizard.progress)
+    wizard.out.print(f"[green]✓[/green] Wrote {count:,} demo faces to {escape(str(data_dir))}/.")
+
+
+def _get_sample(wizard: Wizard, data_dir: Path) -> None:
+    from deepfake_coach.data.download import create_sample
+
+    create_sample(data_dir)
+    raise DataError(
+        f"Created the empty folders in {data_dir}/: put your real faces in {data_dir}/train/real, {data_dir}/val/real, "
+        f"{data_dir}/test/real, and the fakes in the matching fake/ folders.",
+        hint=f"When they hold images, run `dfcoach init` again to continue (read {data_dir}/README.txt for details).",
+    )
+
+
+def _get_folder(wizard: Wizard, data_dir: Path) -> None:
+    from deepfake_coach.data.organize import DEFAULT_SPLIT, organize
+    from deepfake_coach.ui.reports import render_organize_summary
+
+    wizard.out.print(texts.FOLDER_LAYOUT)
+    source = wizard.answers.text(
+        "Where is your folder with real/ and fake/ inside?", flag="--source", default=None,
+        given=str(wizard.options.source) if wizard.options.source else None, validate=_existing_path,
+    )
+    result = organize(Path(source).expanduser(), data_dir, DEFAULT_SPLIT, wizard.options.seed, replace=True, progress=wizard.progress)
+    render_organize_summary(result, data_dir)
+
+
+def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
+    """Credentials and the download when possible; a zip downloaded in a browser otherwise."""
+    from deepfake_coach.data.sources.kaggle_140k import download_archive, prepare_dataset
+    from deepfake_coach.errors import CoachError
+    from deepfake_coach.kaggle.setup import setup_credentials
+
+    archive = wizard.options.archive
+    if archive is None:
+        wizard.out.print(texts.KAGGLE_INTRO)
+        try:
+            setup_credentials(wizard.answers.prompter, tell=lambda line: wizard.out.print(escape(line)))
+            archive = download_archive(wizard.project_dir / "downloads", progress=wizard.progress).path
+        except CoachError as error:  # no token, offline, refused, "not now": the browser route still works
+            wizard.out.print(f"[yellow]{escape(error.message)}[/yellow]")
+            wizard.out.print(texts.KAGGLE_BROWSER_ROUTE)
+            archive = Path(wizard.answers.text("Where is the zip you downloaded (or the folder you unzipped it into)?",
+                                               flag="--archive", given=None, default=None, validate=_existing_path)).expanduser()
+    prepared = prepare_dataset(Path(archive), data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
+    wizard.out.print(f"[green]✓[/green] Wrote {prepared.total:,} images sampled from {escape(str(prepared.source))} to {escape(str(data_dir))}/.")
+
+
+def _existing_path(text: str) -> str | None:
+    return None if text.strip() and Path(text.strip()).expanduser().exists() else "There is nothing at that path; check it for typos."
+
+
+DATASET_GETTERS = {
+    "tiny_demo": _get_tiny_demo,
+    "kaggle_140k": _get_kaggle_140k,
+    "folder": _get_folder,
+    "sample": _get_sample,
+}
+
+
+def _check_dataset(wizard: Wizard, data_dir: Path) -> None:
+    from deepfake_coach.data.checks import check_dataset
+    from deepfake_coach.ui.reports import render_dataset_report
+
+    report = check_dataset(data_dir, progress=wizard.progress)
+    render_dataset_report(report, wizard.out)
+    if not report.fit_to_train:
+        raise DataError(
+            f"The dataset in {data_dir}/ is not ready to train on yet.",
+            hint="Fix the problems listed above, then run `dfcoach init` again: it continues from this step.",
+        )
+
+
+# --- 4. model and quick run -----------------------------------------------------------------------
+
+
+def quick_run(wizard: Wizard) -> None:
+    from deepfake_coach.train.models import MODELS
+
+    options, train = wizard.options, wizard.config.train
+    choices = [Choice(name, f"{name}: {spec.summary}") for name, spec in MODELS.items()]
+    if options.model is not None and options.model not in MODELS:
+        raise UsageError(f"There is no model called {options.model!r}.", hint=f"Use --model with one of: {', '.join(MODELS)}.")
+    saved = train.model if wizard.continuing and "model" in train.model_fields_set else None
+    model = wizard.answers.select("Which model will you train?", choices, flag="--model", given=options.model or saved, default=train.model)
+    if model != train.model:
+        train.model = model
+    if options.image_size is not None:
+        train.image_size = options.image_size
+    wizard.save()  # later `dfcoach train` runs use the same choices
+
+    wizard.out.print(texts.QUICK_RUN_INTRO)
+    result = _train(wizard, quick=True)
+    wizard.config.wizard.quick_epoch_seconds = round(sum(m.seconds for m in result.history) / len(result.history), 2)
+    wizard.out.print("\n[bold]What your quick run shows[/bold]")
+    for line in texts.read_run(result.history):
+        wizard.out.print(Padding(f"• {escape(line)}", (0, 0, 0, 2), expand=False))
+
+
+def _train(wizard: Wizard, quick: bool, resume: str | None = None):
+    from deepfake_coach.train.loop import fit
+    from deepfake_coach.train.settings import resolve_train_config
+    from deepfake_coach.ui.training import ConsoleReporter, render_summary
+
+    config = resolve_train_config({"seed": wizard.options.seed}, wizard.config.train, quick=quick)
+    reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.err), remember=not quick)
+    result = fit(config, wizard.config.data.dir, wizard.project_dir, resume=resume, progress=wizard.progress, reporter=reporter)
+    render_summary(result, [], wizard.out)
+    wizard.notes["last_result"] = result
+    return result
+
+
+class _RememberingReporter:
+    """The console reporter, plus: the full run's name is saved at once, so a stopped run can be resumed."""
+
+    def __init__(self, wizard: Wizard, inner, remember: bool):
+        self.wizard, self.inner, self.remember = wizard, inner, remember
+
+    def started(self, run) -> None:
+        if self.remember:
+            self.wizard.config.wizard.full_run = run.run_dir.name
+            self.wizard.save()
+        self.inner.started(run)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+# --- 5. full run --------------------------------------------------------------------------------
+
+
+def full_run(wizard: Wizard) -> None:
+    from deepfake_coach.config import TrainConfig
+
+    state = wizard.config.wizard
+    unfinished = _unfinished_full_run(wizard)
+    if unfinished:
+        question = f"Your full run ({unfinished}) was stopped before it finished. Continue it now?"
+    else:
+        epochs = wizard.config.train.epochs if "epochs" in wizard.config.train.model_fields_set else TrainConfig.full().epochs
+        estimate = texts.duration(state.quick_epoch_seconds * epochs) if state.quick_epoch_seconds else "a while"
+        wizard.out.print(texts.FULL_RUN_INTRO.format(epochs=epochs, estimate=estimate))
+        question = f"Start the full run now? It takes about {estimate} here (early stopping may end it sooner)."
+    if not wizard.answers.confirm(question, flag="--full or --skip-full", given=wizard.options.full, default=False):
+        wizard.out.print("Skipped. Run it whenever you like with: [bold cyan]dfcoach train[/bold cyan]")
+        return
+    _train(wizard, quick=False, resume=unfinished)
+
+
+def _unfinished_full_run(wizard: Wizard) -> str | None:
+    from deepfake_coach.errors import CoachError
+    from deepfake_coach.train.loop import find_run
+
+    name = wizard.config.wizard.full_run
+    if not name:
+        return None
+    try:
+        return find_run(wizard.project_dir / "runs", name).name
+    except CoachError:  # finished, or deleted since
+        return None
+
+
+# --- 6. evaluation -----------------------------------------------------------------------------
+
+
+def evaluation(wizard: Wizard) -> None:
+    from deepfake_coach.evaluate import evaluate
+    from deepfake_coach.inference import Detector
+    from deepfake_coach.ui.evaluation import render_evaluation
+
+    wizard.out.print(texts.EVALUATE_INTRO)
+    detector = Detector.load()  # the newest best model: the full run's when there was one
+    render_evaluation(evaluate(detector, wizard.config.data.dir, split="test", progress=wizard.progress), wizard.out)
+
+
+# --- 7. deployment -----------------------------------------------------------------------------
+
+
+def deployment(wizard: Wizard) -> None:
+    from deepfake_coach.deploy import check_service, deploy_model
+    from deepfake_coach.ui.deploy import render_deployment
+
+    wizard.out.print(texts.DEPLOY_INTRO)
+    options = wizard.options
+    if not wizard.answers.confirm("Write your model into the .env file the inference service reads?", flag="--deploy or --no-deploy",
+                                  given=options.deploy, default=True):
+        wizard.out.print("Skipped. Do it whenever you like with: [bold cyan]dfcoach deploy[/bold cyan]")
+        return
+    given = str(options.env_file) if options.env_file else (str(wizard.config.deploy.env_file) if wizard.continuing else None)
+    env_file = Path(wizard.answers.text("Which .env file? (its other lines are kept, and a backup is made)", flag="--env-file",
+                                        given=given, default=str(wizard.config.deploy.env_file))).expanduser()
+    wizard.config.deploy.env_file = env_file
+    wizard.save()
+    render_deployment(deploy_model(env_file=env_file), wizard.out)
+    wizard.out.print("Checking it for real: starting the service on this computer and sending it a test picture...")
+    outcome = check_service(env_file)
+    if outcome.ok:
+        answer = outcome.analysis
+        wizard.out.print(f"[green]✓[/green] The service answered: the test picture is {answer['label']} "
+                         f"(fake probability {answer['fake_probability']:.2f}, {answer['inference_ms']:.0f} ms).")
+    else:
+        wizard.out.print(f"[yellow]The service did not answer as expected: {escape(outcome.problem or '')}[/yellow]")
+        if outcome.fix:
+            wizard.out.print(f"[bold]How to fix:[/bold] {escape(outcome.fix)}")
+
+
+# --- 8. success checklist -----------------------------------------------------------------------
+
+
+def checklist(wizard: Wizard) -> None:
+    from deepfake_coach.checklist import success_checklist
+    from deepfake_coach.ui.health import render_checklist
+
+    render_checklist(success_checklist(wizard.config.data.dir, wizard.project_dir, wizard.config.deploy.env_file), wizard.out)
+
+
+# --- the end ------------------------------------------------------------------------------------
+
+
+def farewell(wizard: Wizard) -> None:
+    env_file = wizard.config.deploy.env_file
+    serve = "dfcoach serve" + ("" if env_file == Path(".env") else f" --env-file {env_file}")
+    wizard.out.print(texts.FAREWELL.format(serve=escape(serve)))
+
+
+STEPS = [
+    Step("welcome", "Welcome", welcome),
+    Step("environment", "Your computer", environment),
+    Step("dataset", "Choose and prepare a dataset", choose_dataset),
+    Step("quick_run", "A quick training run", quick_run),
+    Step("full_run", "The full training run", full_run),
+    Step("evaluate", "The final exam: the test images", evaluation),
+    Step("deploy", "Put your model in the inference service", deployment),
+    Step("checklist", "The success checklist", checklist),
+    Step("farewell", "What next", farewell),
+]

@@ -1,0 +1,97 @@
+"""What the wizard says: the beginner's guide in short, and a plain reading of a run's numbers."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from deepfake_coach.train.coach import EpochMetrics, best_epoch, overfitting, stuck_at_chance
+
+# Paragraphs are single lines: rich wraps them to the terminal's width.
+WELCOME = """\
+[bold]Welcome to dfcoach.[/bold] In the next minutes you will train a program that looks at a photo of a face and says whether it is real or made by an AI (a "deepfake"). Along the way you will meet:
+
+  • [bold]Dataset[/bold]: the example photos it learns from, sorted into real/ and fake/, and split into train (to learn from), val (to check progress) and test (a final exam it never sees while learning).
+  • [bold]Model[/bold]: a neural network, a stack of image filters whose settings are learned.
+  • [bold]Epoch[/bold]: one pass over all the training photos. Training takes several.
+  • [bold]Loss[/bold]: how wrong the model is; it should go down.
+  • [bold]Accuracy[/bold]: the share of photos it gets right; it should go up.
+
+Each step says what it does and how long it takes. A laptop without a graphics card (GPU) is normal: the small models train on a CPU in minutes. You can stop at any time (Ctrl-C) and run `dfcoach init` again to continue where you stopped.
+"""
+
+FOLDER_LAYOUT = """\
+Your folder needs two subfolders: [bold]real/[/bold] with real face photos and [bold]fake/[/bold] with AI-made ones (at any depth, in any image format). dfcoach copies them into train/val/test (70/20/10); your folder is not changed.
+"""
+
+KAGGLE_INTRO = """\
+The 140k Real and Fake Faces dataset lives on Kaggle, which needs a free account and an API token to download it. dfcoach looks for your token first and, if there is none, shows you how to get one. It then downloads the zip (about 4 GB, 10-30 minutes; a stopped download continues where it stopped) and keeps 7,000 / 2,000 / 1,000 photos of each class for train / val / test.
+"""
+
+KAGGLE_BROWSER_ROUTE = """\
+No problem: you can download the dataset in a browser instead. Sign in at kaggle.com, open kaggle.com/datasets/xhlulu/140k-real-and-fake-faces, press Download, and give dfcoach the zip (no need to unzip it).
+"""
+
+QUICK_RUN_INTRO = """\
+First, a [bold]quick run[/bold]: 5 epochs, to check that everything works before a long run. You will see a bar per epoch with the running loss and accuracy, then a line per epoch with the [bold]train[/bold] numbers (photos it learns from) and the [bold]val[/bold] numbers (photos it never learns from).
+What good looks like: loss going down, and validation accuracy going up, well above 50%. The coach speaks up if it sees a problem (overfitting, stuck at 50%, ...).
+"""
+
+FULL_RUN_INTRO = """\
+The [bold]full run[/bold] trains for up to {epochs} epochs, about {estimate} on this computer, and stops early when validation accuracy stops improving. The best model is kept in models/.
+"""
+
+EVALUATE_INTRO = """\
+Now the final exam: the best model judges the [bold]test[/bold] images, which it never saw while learning. Accuracy is the share it gets right; precision and recall say how it does on the fakes; ROC AUC (0.5 = guessing, 1.0 = perfect) judges it at every threshold at once.
+"""
+
+DEPLOY_INTRO = """\
+An inference service is a small web server that answers "real or fake?" for any picture sent to it. It finds your model through three lines of a [bold].env[/bold] file: MODEL_TYPE=custom, MODEL_PATH (the model file) and CUSTOM_MODEL_TYPE (its architecture). dfcoach writes them, keeps every other line of the file, and checks that the service answers.
+"""
+
+FAREWELL = """\
+[bold]You trained a deepfake detector.[/bold] To try it as a web service, start it (and leave it running):
+
+  [bold cyan]{serve}[/bold cyan]
+
+then, in another terminal:
+
+  [bold cyan]curl http://127.0.0.1:5000/health[/bold cyan]
+  [bold cyan]curl -X POST -F "image=@test_image.jpg" http://127.0.0.1:5000/inference/analyze-frame[/bold cyan]
+
+or open http://127.0.0.1:5000 in a browser and drop a photo on the page.
+
+Other things to try: [bold]dfcoach predict PHOTO[/bold] on your own pictures, [bold]dfcoach train[/bold] again with more images, and [bold]dfcoach doctor[/bold] whenever something looks wrong. docs/guide.md has a four-week learning path.
+"""
+
+
+def duration(seconds: float) -> str:
+    """"about 3 minutes", in words a person reads at a glance."""
+    if seconds < 90:
+        return f"{max(1, round(seconds / 10) * 10)} seconds"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} minutes"
+    return f"{minutes / 60:.1f} hours"
+
+
+def read_run(history: Sequence[EpochMetrics]) -> list[str]:
+    """A short reading of a run's own numbers: is it learning, overfitting, stuck at chance?"""
+    first, last, best = history[0], history[-1], best_epoch(history)
+    lines = []
+    if last.train_loss < first.train_loss:
+        lines.append(f"It is learning: training loss fell from {first.train_loss:.3f} to {last.train_loss:.3f} in {len(history)} epochs.")
+    else:
+        lines.append(f"Training loss did not fall ({first.train_loss:.3f} to {last.train_loss:.3f}): the model is not learning yet.")
+    if best.val_acc >= 0.85:
+        lines.append(f"Validation accuracy reached {best.val_acc:.1%} (epoch {best.epoch}): it tells real from fake on photos it never trained on.")
+    elif best.val_acc >= 0.70:
+        lines.append(f"Validation accuracy reached {best.val_acc:.1%}: a real start. The full run usually adds more.")
+    chance = stuck_at_chance(history)
+    if chance is not None:
+        lines.append(f"{chance.message} {chance.next_step}")
+    over = overfitting(history)
+    if over is not None:
+        lines.append(over.message)
+    elif chance is None:
+        lines.append(f"No overfitting: training ({last.train_acc:.0%}) and validation ({last.val_acc:.0%}) accuracy stay close.")
+    return lines

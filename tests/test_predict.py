@@ -1,0 +1,90 @@
+"""`dfcoach predict` through the CLI: pictures and folders, a table or JSON, unreadable files listed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import image_bytes, write_image, write_model
+from deepfake_coach.inference import Detector
+from deepfake_coach.predict import VIDEOS_NOT_INSTALLED, collect_inputs
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_model(tmp_path / "models" / "best_model_custom_cnn_20260101_000000.pth", seed=1)
+    return tmp_path
+
+
+def test_folders_are_searched_recursively_and_match_the_detector(cli, project):
+    pictures = [write_image(project / "mine" / "a.jpg", 1), write_image(project / "mine" / "deeper" / "b.png", 2, fmt="PNG"),
+                write_image(project / "single.jpg", 3)]
+    (project / "mine" / ".hidden.jpg").write_bytes(image_bytes(4))
+    result = cli("predict", "mine", "single.jpg", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [row["file"] for row in report["results"]] == ["mine/a.jpg", "mine/deeper/b.png", "single.jpg"]
+    detector = Detector.load(project / "models" / "best_model_custom_cnn_20260101_000000.pth")
+    expected, _ = detector.judge_files(pictures)
+    for row, (_, verdict) in zip(report["results"], expected):
+        assert row["fake_probability"] == pytest.approx(verdict.fake_probability, abs=1e-5)
+        assert row["verdict"] == verdict.label
+        assert row["confidence"] == pytest.approx(verdict.confidence, abs=1e-5)
+    assert report["model"]["model"] == "custom_cnn" and report["threshold"] == 0.5 and report["unreadable"] == []
+
+
+def test_the_table_shows_file_verdict_and_probability(cli, project):
+    write_image(project / "face.jpg", 1)
+    result = cli("predict", "face.jpg", "--threshold", "0")  # everything is fake from probability 0
+    assert result.exit_code == 0
+    assert "File" in result.stdout and "Verdict" in result.stdout and "Fake probability" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if "face.jpg" in line)
+    assert "fake" in line and "%" in line
+
+
+def test_unreadable_files_are_listed_not_fatal(cli, project):
+    write_image(project / "pics" / "good.jpg", 1)
+    (project / "pics" / "cut.jpg").write_bytes(image_bytes(2)[:150])
+    (project / "pics" / "notes.txt").write_text("shopping list")
+    (project / "pics" / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    result = cli("predict", "pics", "missing.jpg", "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert [row["file"] for row in report["results"]] == ["pics/good.jpg"]
+    reasons = {row["file"]: row["reason"] for row in report["unreadable"]}
+    assert set(reasons) == {"pics/cut.jpg", "pics/notes.txt", "pics/clip.mp4", "missing.jpg"}
+    assert "damaged" in reasons["pics/cut.jpg"] and reasons["missing.jpg"] == "does not exist"
+    assert reasons["pics/clip.mp4"] == VIDEOS_NOT_INSTALLED
+    human = cli("predict", "pics")
+    assert "3 files could not be judged" in human.stderr and "pics/cut.jpg" in human.stderr
+
+
+def test_collect_inputs_separates_videos_from_pictures(tmp_path):
+    for name in ("a.jpg", "b.MP4", "c.webm", "d.txt", "sub/e.PNG", "sub/f.mov"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    images, videos, skipped = collect_inputs([tmp_path, tmp_path / "nothing_here"])
+    assert [p.name for p in images] == ["a.jpg", "e.PNG"]
+    assert sorted(p.name for p in videos) == ["b.MP4", "c.webm", "f.mov"]
+    assert {p.name for p, _ in skipped} == {"d.txt", "nothing_here"}
+
+
+def test_nothing_to_judge_is_a_clear_error(cli, project):
+    (project / "empty").mkdir()
+    result = cli("predict", "empty")
+    assert result.exit_code == 1 and "Nothing to judge: no pictures in empty" in result.stderr
+    result = cli("predict", "nowhere.jpg")
+    assert result.exit_code == 1 and "nowhere.jpg does not exist" in result.stderr
+    (project / "only_bad").mkdir()
+    (project / "only_bad" / "x.jpg").write_text("text")
+    result = cli("predict", "only_bad")
+    assert result.exit_code == 1 and "None of the files could be judged" in result.stderr
+
+
+def test_threshold_and_model_flags(cli, project):
+    write_image(project / "face.jpg", 1)
+    assert cli("predict", "face.jpg", "--threshold", "2").exit_code == 2
+    result = cli("predict", "face.jpg", "--model", project / "nope.pth")
+    assert result.exit_code == 1 and "There is no model file at" in result.stderr

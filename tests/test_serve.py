@@ -1,0 +1,296 @@
+"""The inference service, tested over HTTP against a real uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import zlib
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_coach.serve import ServeSettings, create_app
+from deepfake_coach.serve.runner import BackgroundServer
+
+from conftest import image_bytes, write_model
+
+ANALYZE = "/inference/analyze-frame"
+
+
+def deployed_env(folder: Path, model_name: str = "custom_cnn") -> Path:
+    model = write_model(folder / "models" / f"best_model_{model_name}_20250101_120000.pth", model_name=model_name)
+    env = folder / ".env"
+    env.write_text(f"# my service\nMODEL_TYPE=custom\nMODEL_PATH=./models/{model.name}\nCUSTOM_MODEL_TYPE={model_name}\n")
+    return env
+
+
+def picture(fmt: str, size: tuple[int, int] = (64, 48), seed: int = 1, **save_options) -> bytes:
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    if fmt == "MPO":  # only a second frame makes Pillow read it back as MPO rather than JPEG
+        save_options.update(save_all=True, append_images=[image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)])
+    image.save(buffer, format=fmt, **save_options)
+    data = buffer.getvalue()
+    assert Image.open(io.BytesIO(data)).format == fmt
+    return data
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels but holds none: a decompression bomb's header costs nothing."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def upload(client: httpx.Client, data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg") -> httpx.Response:
+    return client.post(ANALYZE, files={"image": (name, data, content_type)})
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """One real server for the module, on a free loopback port, with a deployed model."""
+    env = deployed_env(tmp_path_factory.mktemp("project"))
+    with BackgroundServer(create_app(ServeSettings.from_env_file(env, environ={}))) as server:
+        with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
+            yield client
+
+
+def test_health_describes_the_model(service):
+    answer = service.get("/health")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["status"] == "ok" and body["model_loaded"] is True
+    assert body["model_type"] == "custom" and body["model"] == "custom_cnn"
+    assert body["model_path"].endswith("models/best_model_custom_cnn_20250101_120000.pth")
+    assert body["device"] == "cpu" and body["image_size"] == 32
+    assert body["dfcoach_version"]
+
+
+@pytest.mark.parametrize("fmt, content_type", [
+    ("JPEG", "image/jpeg"), ("MPO", "image/jpeg"),  # MPO: a camera's JPEG with extra frames, as Pillow reads many phone photos
+    ("PNG", "image/png"), ("WEBP", "image/webp"), ("BMP", "image/bmp"),
+])
+def test_a_picture_gets_a_verdict(service, fmt, content_type):
+    answer = upload(service, picture(fmt), f"face.{fmt.lower()}", content_type)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == {"label", "fake_probability", "confidence", "model", "inference_ms"}
+    assert body["label"] in ("real", "fake") and body["model"] == "custom_cnn"
+    assert 0.0 <= body["fake_probability"] <= 1.0
+    assert body["confidence"] == pytest.approx(max(body["fake_probability"], 1 - body["fake_probability"]))
+    assert (body["label"] == "fake") == (body["fake_probability"] >= 0.5)
+    assert body["inference_ms"] > 0
+
+
+def test_the_verdict_is_the_detectors_own(service, tmp_path):
+    """The service judges a picture exactly as `dfcoach predict` would."""
+    from deepfake_coach.inference import Detector, open_image
+
+    data = picture("JPEG", seed=7)
+    detector = Detector.load(Path(service.get("/health").json()["model_path"]))
+    expected = detector.judge(open_image(data, detector.image_size)).fake_probability
+    assert upload(service, data).json()["fake_probability"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_exif_orientation_is_honoured(service):
+    """A phone stores a portrait photo sideways with an EXIF orientation: the model must see it upright."""
+    upright = Image.open(io.BytesIO(picture("PNG", size=(48, 72), seed=3))).convert("RGB")
+    stored_sideways = upright.transpose(Image.Transpose.ROTATE_90)  # what the camera wrote
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+
+    def as_png(image: Image.Image, **options) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", **options)
+        return buffer.getvalue()
+
+    def probability(data: bytes) -> float:
+        answer = upload(service, data, "photo.png", "image/png")
+        assert answer.status_code == 200, answer.text
+        return answer.json()["fake_probability"]
+
+    tagged = probability(as_png(stored_sideways, exif=exif))
+    assert tagged == pytest.approx(probability(as_png(upright)), abs=1e-6)
+    assert tagged != pytest.approx(probability(as_png(stored_sideways)), abs=1e-6)
+
+
+def assert_error(answer: httpx.Response, status: int, *words: str) -> dict:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == {"error", "hint"} and body["hint"]
+    for word in words:
+        assert word in body["error"], body
+    return body
+
+
+def test_no_image_field(service):
+    body = assert_error(service.post(ANALYZE, files={"picture": ("photo.jpg", picture("JPEG"), "image/jpeg")}), 400, "no field named image")
+    assert 'curl -X POST -F "image=@' in body["hint"]
+    assert_error(service.post(ANALYZE, files={"note": (None, "hello")}), 400, "no field named image")
+
+
+def test_image_sent_as_text_instead_of_a_file(service):
+    assert_error(service.post(ANALYZE, files={"image": (None, "photo.jpg")}), 400, "picture file, not text")
+    assert_error(service.post(ANALYZE, data={"image": "photo.jpg"}), 400, "picture file, not text")
+
+
+def test_body_that_is_not_a_form(service):
+    assert_error(service.post(ANALYZE, content=picture("JPEG"), headers={"content-type": "image/jpeg"}), 415, "not a multipart form")
+    assert_error(service.post(ANALYZE, json={"image": "aGVsbG8="}), 415, "not a multipart form")
+
+
+@pytest.mark.parametrize("data, status, words", [
+    (b"", 400, "empty"),
+    (b"Dear diary, today I trained a model.", 400, "not an image"),
+    (image_bytes(1)[:300], 400, "damaged or cut short"),
+    (picture("JPEG", size=(640, 480))[:4000], 400, "damaged or cut short"),
+    (png_header(20_000, 10_000), 413, "far too large"),  # 200 megapixels: refused from the header
+    (png_header(10_000, 7_000), 413, "larger than the 64 megapixels"),
+])
+def test_unreadable_uploads(service, data, status, words):
+    assert_error(upload(service, data), status, words)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
+def test_unsupported_formats(service, fmt):
+    body = assert_error(upload(service, picture(fmt), f"photo.{fmt.lower()}", f"image/{fmt.lower()}"), 415, f"{fmt} pictures are not supported")
+    assert "JPEG, PNG, WebP, BMP" in body["hint"]
+
+
+def test_a_body_over_the_limit_is_refused(service):
+    huge = b"\xff" * (10 * 1024 * 1024 + 1)
+    body = assert_error(upload(service, huge), 413, "larger than the 10 MB")
+    assert "--max-upload-mb" in body["hint"]
+
+
+def test_the_upload_limit_is_a_setting(tmp_path):
+    settings = ServeSettings.from_env_file(deployed_env(tmp_path), environ={}, max_upload_bytes=int(0.5 * 1024 * 1024))
+    with BackgroundServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
+        assert upload(client, picture("JPEG")).status_code == 200
+        assert_error(upload(client, picture("BMP", size=(512, 512))), 413, "larger than the 0.5 MB")
+
+
+def test_a_chunked_body_over_the_limit_is_refused(service):
+    """A chunked upload declares no length; the limit is counted as it streams in."""
+    def chunks():
+        yield b"--xyz\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n\r\n"
+        for _ in range(11):
+            yield b"\0" * (1024 * 1024)
+
+    answer = service.post(ANALYZE, content=chunks(), headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert_error(answer, 413, "larger than the 10 MB")
+
+
+def test_the_service_keeps_serving_after_bad_requests(service):
+    for data in (b"", b"junk", png_header(20_000, 10_000), image_bytes(2)[:200]):
+        upload(service, data)
+    assert service.get("/health").status_code == 200
+    assert upload(service, picture("JPEG")).status_code == 200
+
+
+def test_unknown_route_says_which_routes_exist(service):
+    body = assert_error(service.get("/predict"), 404, "Not Found")
+    assert "/inference/analyze-frame" in body["hint"]
+
+
+def test_upload_page_works_without_internet(service):
+    answer = service.get("/")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    page = answer.text
+    assert 'type="file"' in page and "drop" in page.lower()
+    assert 'fetch("inference/analyze-frame"' in page and 'form.append("image"' in page
+    assert "http://" not in page and "https://" not in page  # no CDN: nothing is loaded from elsewhere
+
+
+def test_openapi_docs(service):
+    assert service.get("/docs").status_code == 200
+    schema = service.get("/openapi.json").json()
+    operation = schema["paths"][ANALYZE]["post"]
+    assert "multipart/form-data" in operation["requestBody"]["content"]
+    assert {"200", "400", "413", "415", "503"} <= set(operation["responses"])
+    assert "/health" in schema["paths"]
+
+
+def test_without_a_model_the_service_starts_and_says_why(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("# nothing deployed yet\nPORT=5000\n")
+    with BackgroundServer(create_app(ServeSettings.from_env_file(env, environ={}))) as server:
+        with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
+            health = client.get("/health")
+            assert health.status_code == 503
+            body = health.json()
+            assert body["status"] == "unavailable" and body["model_loaded"] is False
+            assert "has no MODEL_PATH" in body["problem"] and "dfcoach deploy" in body["fix"]
+            assert_error(upload(client, picture("JPEG")), 503, "has no MODEL_PATH")
+            assert client.get("/").status_code == 200  # the page still opens, and shows the problem
+
+
+@pytest.mark.parametrize("env_text, words", [
+    ("MODEL_TYPE=custom\nMODEL_PATH=./models/gone.pth\n", "there is no file there"),
+    ("MODEL_TYPE=efficientnet\nMODEL_PATH=./models/m.pth\n", "MODEL_TYPE is 'efficientnet'"),
+    ("MODEL_PATH=./models/m.pth\nCUSTOM_MODEL_TYPE=resnet18\n", "CUSTOM_MODEL_TYPE is 'resnet18'"),
+    ("MODEL_PATH=./models/broken.pth\n", "not a readable model file"),
+])
+def test_each_wrong_setting_is_named(tmp_path, env_text, words):
+    write_model(tmp_path / "models" / "m.pth")
+    (tmp_path / "models" / "broken.pth").write_bytes(b"PK\x03\x04 half a model")
+    env = tmp_path / ".env"
+    env.write_text(env_text)
+    with BackgroundServer(create_app(ServeSettings.from_env_file(env, environ={}))) as server:
+        health = httpx.get(server.url + "/health", timeout=60, trust_env=False)
+    assert health.status_code == 503 and words in health.json()["problem"], health.json()
+
+
+def test_health_answers_while_a_prediction_runs(tmp_path):
+    """Inference runs in a worker thread: the event loop keeps answering while the model is busy."""
+    app = create_app(ServeSettings.from_env_file(deployed_env(tmp_path), environ={}))
+    with BackgroundServer(app) as server, httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
+        detector = app.state.model.detector
+        judging, release = threading.Event(), threading.Event()
+        real_judge = detector.judge
+
+        def slow_judge(image, *args, **kwargs):
+            judging.set()
+            release.wait(60)
+            return real_judge(image, *args, **kwargs)
+
+        detector.judge = slow_judge
+        answers = []
+        request = threading.Thread(target=lambda: answers.append(upload(client, picture("JPEG"))))
+        request.start()
+        try:
+            assert judging.wait(60), "the prediction never started"
+            assert client.get("/health", timeout=30).status_code == 200  # would time out if the loop were blocked
+        finally:
+            release.set()
+            request.join(60)
+        assert answers and answers[0].status_code == 200
+
+
+def test_the_shell_fills_only_keys_the_file_lacks(tmp_path):
+    env = deployed_env(tmp_path)
+    settings = ServeSettings.from_env_file(env, environ={"MODEL_PATH": "/stale/model.pth", "CUSTOM_MODEL_TYPE": "meso4"})
+    assert settings.model_path.startswith("./models/") and settings.custom_model_type == "custom_cnn"
+    without_file = ServeSettings.from_env_file(tmp_path / "missing.env", environ={"MODEL_PATH": "/srv/model.pth"})
+    assert without_file.resolved_model_path() == Path("/srv/model.pth")
+
+
+def test_the_listening_socket_says_it_is_tcp():
+    """asyncio disables Nagle's algorithm only on sockets created as IPPROTO_TCP; without it every answer on a
+    kept-alive connection waits for the client's delayed ACK (about 40 ms)."""
+    import socket
+
+    from deepfake_coach.serve.runner import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

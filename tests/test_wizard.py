@@ -1,0 +1,230 @@
+"""`dfcoach init`: every branch of the journey with scripted answers, and without a terminal."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import yaml
+from rich.console import Console
+
+from conftest import make_faces_folder
+from kaggle_fixtures import home, kaggle, make_140k_zip, write_kaggle_json  # noqa: F401  (fixtures)
+from deepfake_coach.config import load_project_config
+from deepfake_coach.errors import DataError, Interrupted, MissingAnswer
+from deepfake_coach.ui.progress import NO_PROGRESS
+from deepfake_coach.ui.prompts import NoInputPrompter, ScriptedPrompter
+from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
+
+TINY = dict(images_per_class=20, image_size=32)  # a demo of 40 faces at 32 px: seconds per run
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """An empty project folder as the current directory, with short training runs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dfcoach.yaml").write_text("train:\n  epochs: 3\n")
+    return tmp_path
+
+
+class Run:
+    def __init__(self, answers: dict | None = None, **options):
+        self.prompter = ScriptedPrompter(answers or {}) if answers is not None else NoInputPrompter()
+        self.out, self.err = io.StringIO(), io.StringIO()
+        self.options = InitOptions(**{**TINY, **options})
+
+    def __call__(self):
+        run_wizard(STEPS, self.options, self.prompter, NO_PROGRESS, Console(file=self.out, width=200), Console(file=self.err, width=200))
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.out.getvalue() + self.err.getvalue()
+
+
+def completed(project) -> list[str]:
+    return load_project_config(project / "dfcoach.yaml").wizard.completed
+
+
+def test_yes_runs_the_whole_demo_journey(project):
+    run = Run(dataset="tiny_demo", yes=True)()
+    assert completed(project) == [step.name for step in STEPS]
+    assert list((project / "models").glob("best_model_custom_cnn_*.pth"))
+    assert "What your quick run shows" in run.text
+    assert "It is learning" in run.text or "the model is not learning yet" in run.text
+    assert "Skipped. Run it whenever you like with: dfcoach train" in run.text  # --yes skips the long run
+    assert "✓ Dataset organized and fit to train" in run.text
+    assert "curl -X POST -F \"image=@test_image.jpg\" http://127.0.0.1:5000/inference/analyze-frame" in run.text
+    env = (project / ".env").read_text()
+    assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_custom_cnn_" in env and "CUSTOM_MODEL_TYPE=custom_cnn" in env
+    assert "The service answered: the test picture is" in run.text
+    assert "✓ Deployed: .env points at a model that loads" in run.text
+    assert "Accuracy" in run.text or "accuracy" in run.text  # the evaluation on the test images
+    assert list((project / "runs").glob("*/confusion.png"))
+    saved = yaml.safe_load((project / "dfcoach.yaml").read_text())
+    assert saved["data"]["source"] == "tiny_demo" and saved["train"]["image_size"] == 32
+    assert saved["wizard"]["quick_epoch_seconds"] > 0
+
+
+def test_every_question_answered_by_the_person(project):
+    faces = make_faces_folder(project / "my_faces", real=20, fake=20)
+    (project / "service").mkdir()
+    (project / "service" / ".env").write_text("# my service\nPORT=8080\nMODEL_TYPE=pretrained\n")
+    run = Run({"--dataset": "folder", "--source": str(faces), "--model": "meso4", "--full or --skip-full": True,
+               "--deploy or --no-deploy": True, "--env-file": "service/.env"})()
+    assert run.prompter.asked == ["--dataset", "--source", "--model", "--full or --skip-full", "--deploy or --no-deploy", "--env-file"]
+    env = (project / "service" / ".env").read_text()
+    assert env.startswith("# my service\nPORT=8080\nMODEL_TYPE=custom\n")  # other lines kept, in place
+    assert "MODEL_PATH=" in env and "CUSTOM_MODEL_TYPE=meso4" in env
+    assert list((project / "service").glob(".env.backup-*"))
+    assert "dfcoach serve --env-file service/.env" in run.text
+    assert (project / "dataset" / "train" / "real").is_dir()
+    assert list((project / "models").glob("best_model_meso4_*.pth"))
+    assert len(list((project / "runs").iterdir())) == 2  # the quick run and the full run
+    assert load_project_config(project / "dfcoach.yaml").train.model == "meso4"  # later `dfcoach train` agrees
+
+
+def test_flags_answer_every_question(project):
+    faces = make_faces_folder(project / "mine", real=20, fake=20)
+    run = Run({}, dataset="folder", source=faces, model="custom_cnn", full=False, deploy=False)()
+    assert run.prompter.asked == []
+    assert not (project / ".env").exists()
+    assert "✗ Deployed" in run.text
+    assert completed(project)[-1] == "farewell"
+
+
+def test_without_a_terminal_the_missing_answer_names_its_flag(project):
+    with pytest.raises(MissingAnswer) as caught:
+        Run()()
+    assert "--dataset" in caught.value.hint
+    assert completed(project) == ["welcome", "environment"]
+
+
+def test_folder_without_source_names_the_flag_even_with_yes(project):
+    with pytest.raises(MissingAnswer) as caught:
+        Run(dataset="folder", yes=True)()
+    assert "--source" in caught.value.hint
+
+
+def test_sample_skeleton_stops_with_the_fix_and_resumes_at_the_dataset(project):
+    with pytest.raises(DataError) as caught:
+        Run(dataset="sample", yes=True)()
+    assert "run `dfcoach init` again" in caught.value.hint
+    assert completed(project) == ["welcome", "environment"]
+    assert (project / "dataset" / "train" / "fake").is_dir()
+    # The person fills the folders by hand, then continues.
+    make_faces_folder(project / "filled", real=20, fake=20)
+    from deepfake_coach.data.organize import organize
+
+    organize(project / "filled", project / "dataset", replace=True)
+    run = Run({"--restart or --continue": "continue", "--replace-data or --keep-data": False}, full=False, deploy=False)()
+    assert "Continuing: 2 of 9 steps were done before." in run.text
+    assert "Using the dataset already in dataset/" in run.text
+    assert completed(project)[-1] == "farewell"
+
+
+def test_continue_and_start_over_never_delete_data(project):
+    Run(dataset="tiny_demo", yes=True)()
+    first_models = set((project / "models").iterdir())
+    run = Run({"--restart or --continue": "continue"})()
+    assert "Everything is done already" in run.text
+    run = Run({"--restart or --continue": "restart", "--dataset": "tiny_demo", "--replace-data or --keep-data": False,
+               "--model": "custom_cnn", "--full or --skip-full": False, "--deploy or --no-deploy": True, "--env-file": ".env"})()
+    assert "Using the dataset already in dataset/" in run.text
+    assert first_models < set((project / "models").iterdir())  # the old model is still there, a new one beside it
+
+
+def test_ctrl_c_at_a_question_says_where_it_stopped(project):
+    class StopsAtModel(ScriptedPrompter):
+        def select(self, question, choices, *, flag, default=None):
+            if flag == "--model":
+                raise Interrupted("Stopped by you.")
+            return super().select(question, choices, flag=flag, default=default)
+
+    run = Run(dataset="tiny_demo")
+    run.prompter = StopsAtModel({})
+    with pytest.raises(Interrupted) as caught:
+        run()
+    assert "Stopped at step 4" in caught.value.message and "dfcoach init" in caught.value.hint
+    assert completed(project) == ["welcome", "environment", "dataset"]
+
+
+def test_a_stopped_full_run_is_resumed_not_restarted(project, monkeypatch):
+    from deepfake_coach.train import loop
+
+    real_epoch, calls = loop.train_one_epoch, {"n": 0}
+
+    def interrupted_in_full_run(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5 + 2:  # the quick run's 5 epochs, then one full epoch done and the second stopped
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_one_epoch", interrupted_in_full_run)
+    with pytest.raises(Interrupted) as caught:
+        Run(dataset="tiny_demo", yes=True, full=True)()
+    assert "dfcoach init" in caught.value.hint
+    stopped = load_project_config(project / "dfcoach.yaml").wizard.full_run
+    assert stopped and (project / "runs" / stopped / "last.pth").exists()
+
+    monkeypatch.setattr(loop, "train_one_epoch", real_epoch)
+    run = Run({"--restart or --continue": "continue"}, full=True, deploy=False)()
+    assert "Resuming" in run.text
+    state = yaml.safe_load((project / "runs" / stopped / "state.json").read_text())
+    assert state["status"] == "finished" and state["epoch"] == 3
+    assert len(list((project / "runs").iterdir())) == 2  # no third run
+
+
+def test_unknown_dataset_lists_the_choices(project):
+    from deepfake_coach.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        Run(dataset="imagenet", yes=True)()
+    assert "tiny_demo" in caught.value.hint
+
+
+def test_init_through_the_cli_without_input(cli, project):
+    result = cli("init")
+    assert result.exit_code == 2
+    assert "--dataset" in result.stderr
+
+
+def test_init_through_the_cli_with_yes(cli, project):
+    result = cli("init", "--dataset", "tiny_demo", "--yes", "--images-per-class", "20", "--image-size", "32")
+    assert result.exit_code == 0, result.output
+    assert "Success checklist" in result.stdout
+
+
+# --- kaggle_140k ------------------------------------------------------------------------------------
+
+
+def _short_runs():
+    from pathlib import Path
+
+    Path("dfcoach.yaml").write_text("train:\n  epochs: 3\n")
+
+
+def test_kaggle_from_a_browser_zip_asks_nothing_about_credentials(home):
+    _short_runs()
+    archive = make_140k_zip(home.parent / "140k.zip")
+    run = Run({}, dataset="kaggle_140k", archive=archive, model="custom_cnn", full=False, deploy=False)()
+    assert run.prompter.asked == []
+    assert "sampled from" in run.text
+    assert completed(home.parent / "project")[-1] == "farewell"
+
+
+def test_kaggle_without_credentials_offers_the_browser_zip(home):
+    _short_runs()
+    with pytest.raises(MissingAnswer) as caught:
+        Run(dataset="kaggle_140k", yes=True)()  # no terminal: no token to ask for, so the zip's flag is named
+    assert "--archive" in caught.value.hint
+
+
+def test_kaggle_with_credentials_downloads_then_prepares(kaggle, home):
+    _short_runs()
+    write_kaggle_json(home)
+    run = Run({}, dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)()
+    assert "Kaggle will use" in run.text
+    assert (home.parent / "project" / "downloads").is_dir()
+    assert (home.parent / "project" / "dataset" / "train" / "fake").is_dir()
+    assert "GOOD_KEY" not in run.text and "0123456789abcdef" not in run.text
