@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, SPLITS, VIDEOS_CSV
-from deepfake_coach.data.organize import DEFAULT_SPLIT, _split_counts
-from deepfake_coach.data.video import DEFAULT_FRAMES, UnreadableVideo
+from deepfake_coach.data.faces import crop_face, find_largest_face
+from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, SPLITS, VIDEOS_CSV, visible_files
+from deepfake_coach.data.organize import DEFAULT_SPLIT, _refuse_overlap, _split_counts, find_source
+from deepfake_coach.data.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS, UnreadableVideo, count_frames, is_video, read_frames
 from deepfake_coach.errors import DataError, Interrupted, from_os_error
 from deepfake_coach.fsutil import atomic_write_text, staged_directory
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
@@ -73,14 +74,6 @@ class VideoDatasetResult:
         return sum(sum(by_class.values()) for by_class in self.counts.values())
 
     @property
-    def unreadable(self) -> list[VideoOutcome]:
-        return [v for v in self.videos if v.problem and v.frames_read == 0]
-
-    @property
-    def without_faces(self) -> list[VideoOutcome]:
-        return [v for v in self.videos if v.frames_read > 0 and v.faces_found == 0]
-
-    @property
     def used(self) -> list[VideoOutcome]:
         return [v for v in self.videos if v.faces_found > 0]
 
@@ -92,8 +85,6 @@ def drop_unreadable(videos: list[SourceVideo], root: Path, progress: Progress = 
                     ) -> tuple[list[SourceVideo], list[tuple[str, str]]]:
     """(the videos OpenCV can open, the others with the reason), before any split is decided:
     a broken file must not take the place of a good video in val or test."""
-    from deepfake_coach.data.video import count_frames
-
     readable: list[SourceVideo] = []
     unreadable: list[tuple[str, str]] = []
     with progress.task("Opening the videos", total=len(videos), unit="videos") as task:
@@ -170,9 +161,6 @@ def _encode_jpeg(image) -> bytes:
 
 def _extract(video: SourceVideo, wanted: int, folder: Path, shown: str, task) -> tuple[VideoOutcome, list[tuple[str, int]]]:
     """Face crops of `wanted` evenly spaced frames of one video, written into `folder`; never raises for a bad video."""
-    from deepfake_coach.data.faces import crop_face, find_largest_face
-    from deepfake_coach.data.video import read_frames
-
     outcome = VideoOutcome(shown, video.video_id, video.label, video.split or "")
     written: list[tuple[str, int]] = []
     try:
@@ -288,10 +276,6 @@ def find_folder_videos(src: Path, exclude: Path | None = None) -> tuple[Path, bo
 
     A video's group is its subfolder below real/ or fake/ (clips of one person kept
     together), or the video alone when it lies directly in real/ or fake/."""
-    from deepfake_coach.data.layout import IMAGE_EXTENSIONS, visible_files
-    from deepfake_coach.data.organize import find_source
-    from deepfake_coach.data.video import is_video
-
     layout = find_source(Path(src), exclude=exclude)
     videos: list[SourceVideo] = []
     skipped: list[tuple[str, str]] = []
@@ -310,16 +294,10 @@ def find_folder_videos(src: Path, exclude: Path | None = None) -> tuple[Path, bo
                 videos.append(SourceVideo(path, label, video_id, group, split))
     if not videos:
         raise DataError(
-            f"There are no videos in {layout.root} (looked for {', '.join(sorted(_video_extensions()))}).",
+            f"There are no videos in {layout.root} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))}).",
             hint="Put your videos in real/ and fake/ folders. For pictures, run the same command without --videos.",
         )
     return layout.root, layout.presplit, videos, skipped
-
-
-def _video_extensions() -> frozenset[str]:
-    from deepfake_coach.data.video import VIDEO_EXTENSIONS
-
-    return VIDEO_EXTENSIONS
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -342,8 +320,6 @@ def organize_videos(
     progress: Progress = NO_PROGRESS,
 ) -> VideoDatasetResult:
     """A face dataset in `data_dir` from the videos in `src`'s real/ and fake/ folders."""
-    from deepfake_coach.data.organize import _refuse_overlap
-
     src, data_dir = Path(src), Path(data_dir)
     _refuse_overlap(src, data_dir)
     root, presplit, videos, skipped = find_folder_videos(src, exclude=data_dir)
