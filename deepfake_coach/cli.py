@@ -115,6 +115,8 @@ DataDir = Annotated[
 ]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing dataset without asking (it is deleted).")]
 Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same result.")]
+VideoFrames = Annotated[int, typer.Option("--frames", min=1, help="Videos: frames taken from each video, evenly spaced.")]
+Balance = Annotated[bool, typer.Option("--balance/--no-balance", help="Videos: fewer frames per video from the class with more videos, so both classes get as many faces.")]
 
 
 @_command(data_app, "list")
@@ -130,7 +132,7 @@ def data_list() -> None:
 @_command(data_app, "download")
 def data_download(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces), kaggle_140k (real photos, free Kaggle account) or sample (empty folders to fill).", show_default=False)],
+    name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces), kaggle_140k (real photos, free Kaggle account), sample (empty folders to fill) or faceforensics (your FaceForensics++ download, with --source).", show_default=False)],
     data_dir: DataDir = None,
     images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class (split 70/20/10).")] = 500,
     archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser, or the folder you unzipped it into (no Kaggle token needed).", show_default=False)] = None,
@@ -140,14 +142,23 @@ def data_download(
     test_per_class: Annotated[int, typer.Option(help="kaggle_140k: test images of each class.")] = 1000,
     seed: Seed = 0,
     force: Force = False,
+    source: Annotated[Optional[Path], typer.Option(help="faceforensics: the folder its download script wrote to.", show_default=False)] = None,
+    methods: Annotated[str, typer.Option(help="faceforensics: fake methods to use, comma-separated, or all.")] = "Deepfakes,Face2Face,FaceSwap,NeuralTextures",
+    compression: Annotated[str, typer.Option(help="faceforensics: c23, c40 or raw.")] = "c23",
+    official_splits: Annotated[Optional[Path], typer.Option(help="faceforensics: folder with the official train/val/test.json. [default: SOURCE/splits when there]", show_default=False)] = None,
+    frames: VideoFrames = 32,
+    balance: Balance = True,
 ) -> None:
-    """Get a dataset: the offline demo faces, Kaggle's 140k real and fake faces, or an empty skeleton."""
+    """Get a dataset: the offline demo faces, Kaggle's 140k real and fake faces, faces from your FaceForensics++ videos, or an empty skeleton."""
     from deepfake_coach.data import download
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
     if name == "kaggle_140k":
         per_class = {"train": train_per_class, "val": val_per_class, "test": test_per_class}
         _download_kaggle_140k(session, data_dir, archive, download_dir, per_class, seed, force)
+        return
+    if name == "faceforensics":
+        _prepare_faceforensics(session, data_dir, source, methods, compression, official_splits, seed, frames, balance, force)
         return
     if name == "sample":
         created = download.create_sample(data_dir)
@@ -172,13 +183,19 @@ def data_organize(
     seed: Seed = 0,
     link: Annotated[bool, typer.Option("--link/--copy", help="Link the images instead of copying them (saves space).")] = False,
     force: Force = False,
+    videos: Annotated[bool, typer.Option("--videos", help="SRC holds videos: take frames, cut out the faces.")] = False,
+    frames: VideoFrames = 32,
+    balance: Balance = True,
 ) -> None:
-    """Sort your own real and fake images into train/val/test, then check them."""
+    """Sort your own real and fake images (or videos, with --videos) into train/val/test, then check them."""
     from deepfake_coach.data.organize import organize, parse_split
     from deepfake_coach.ui.reports import render_organize_summary
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
     fractions = parse_split(split)
+    if videos:
+        _organize_videos(session, src, data_dir, fractions, seed, frames, balance, link, force)
+        return
     replace = _may_replace(data_dir, force, session)
     result = organize(src, data_dir, fractions, seed, link, replace, session.progress())
     render_organize_summary(result, data_dir)
@@ -605,6 +622,47 @@ def serve(
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a service is meant to stop: exit 0, as uvicorn's multi-worker mode does too
     console.info("The service has stopped.")
+
+
+# --- videos -----------------------------------------------------------------------------------
+
+
+def _organize_videos(session: Session, src: Path, data_dir: Path, fractions, seed: int, frames: int, balance: bool, link: bool, force: bool) -> None:
+    from deepfake_coach.data.sources.faceforensics import is_faceforensics
+    from deepfake_coach.data.video_dataset import organize_videos
+    from deepfake_coach.errors import UsageError
+    from deepfake_coach.ui.reports import render_video_summary
+
+    if link:
+        raise UsageError("--link does not go with --videos: the dataset holds face pictures cut from the videos, not the videos.", hint="Leave out --link.")
+    if Path(src).is_dir() and is_faceforensics(Path(src)):
+        raise UsageError(
+            f"{src} is a FaceForensics++ download.",
+            hint=f"Prepare it with: dfcoach data download faceforensics --source {src}  (it knows its real and fake folders and its splits)",
+        )
+    replace = _may_replace(data_dir, force, session)
+    result = organize_videos(src, data_dir, fractions, seed, frames, balance, replace, session.progress())
+    render_video_summary(result, data_dir)
+    _check_and_exit(data_dir, session)
+
+
+def _prepare_faceforensics(session: Session, data_dir: Path, source: Path | None, methods: str, compression: str,
+                           official_splits: Path | None, seed: int, frames: int, balance: bool, force: bool) -> None:
+    from deepfake_coach.data.sources import faceforensics
+    from deepfake_coach.errors import UsageError
+    from deepfake_coach.ui.reports import render_video_summary
+
+    if source is None:
+        raise UsageError("dfcoach cannot download FaceForensics++ itself: pass the folder you downloaded it to with --source.", hint=faceforensics.ACCESS_HINT)
+    chosen = faceforensics.parse_methods(methods)
+    compression = faceforensics.parse_compression(compression)
+    replace = _may_replace(data_dir, force, session)
+    result = faceforensics.prepare(
+        source, data_dir, chosen, compression, official_splits, seed=seed, frames=frames, balance=balance,
+        replace=replace, progress=session.progress(),
+    )
+    render_video_summary(result, data_dir)
+    _check_and_exit(data_dir, session)
 
 
 def main() -> None:

@@ -97,9 +97,13 @@ def test_unknown_dataset_name(cli, tmp_path):
 
 
 def test_datasets_dfcoach_cannot_fetch_itself_say_how_to_get_them(cli, tmp_path):
+    # FaceForensics++ is handed out on request: dfcoach prepares the download, given with --source
     result = cli("data", "download", "faceforensics", "--data-dir", tmp_path / "d")
+    assert result.exit_code == 2
+    assert "github.com/ondyari/FaceForensics" in result.stderr and "--source" in result.stderr
+    assert not (tmp_path / "d").exists()
+    result = cli("data", "download", "folder", "--data-dir", tmp_path / "d")
     assert result.exit_code == 1
-    assert "github.com/ondyari/FaceForensics" in result.stderr
     assert "dfcoach data organize" in result.stderr
     assert not (tmp_path / "d").exists()
 

@@ -93,6 +93,19 @@ def test_flags_answer_every_question(project):
     assert completed(project)[-1] == "farewell"
 
 
+def test_faceforensics_from_its_download_folder(project):
+    from video_files import make_faceforensics_tree
+
+    download = make_faceforensics_tree(project / "ffpp", [("000", "001"), ("002", "003"), ("004", "005")], methods=("Deepfakes",), frames=2)
+    run = Run({}, dataset="faceforensics", source=download, model="custom_cnn", full=False, deploy=False)()
+    assert run.prompter.asked == []
+    assert "github.com/ondyari/FaceForensics" in run.text
+    assert (project / "dataset" / "videos.csv").is_file()
+    assert list((project / "dataset" / "test" / "fake").glob("Deepfakes_*.jpg"))
+    assert load_project_config(project / "dfcoach.yaml").data.source == "faceforensics"
+    assert completed(project)[-1] == "farewell"
+
+
 def test_without_a_terminal_the_missing_answer_names_its_flag(project):
     with pytest.raises(MissingAnswer) as caught:
         Run()()

@@ -47,9 +47,9 @@ CHOICES: tuple[DatasetChoice, ...] = (
         size="videos, 10+ GB",
         account="request form",
         time_to_get="days",
-        summary="Face-swap videos used in research. Frames must be extracted from the videos.",
-        how_to_get="request access at github.com/ondyari/FaceForensics, then extract face frames into real/ and fake/ "
-        "folders and run: dfcoach data organize FOLDER",
+        summary="Face-swap videos used in research; dfcoach cuts the faces out of their frames.",
+        how_to_get="request access at github.com/ondyari/FaceForensics, run its download script (docs/faceforensics.md), "
+        "then: dfcoach data download faceforensics --source DOWNLOAD_FOLDER",
     ),
     DatasetChoice(
         name="folder",

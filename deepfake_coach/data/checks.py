@@ -20,6 +20,7 @@ from deepfake_coach.data.layout import (
     DERIVED_DIR,
     IMAGE_EXTENSIONS,
     SPLITS,
+    VIDEOS_CSV,
     class_of,
     expected_tree,
     is_hidden,
@@ -217,7 +218,7 @@ def _collect(data_dir: Path) -> tuple[dict[tuple[str, str], list[Path]], list[Pa
 
 def _not_data(entry: Path) -> bool:
     """Our own files and the ones people and systems leave beside the images."""
-    return is_hidden(entry.name) or entry.name == DEMO_MANIFEST or entry.name.lower().startswith("readme")
+    return is_hidden(entry.name) or entry.name in (DEMO_MANIFEST, VIDEOS_CSV) or entry.name.lower().startswith("readme")
 
 
 def _stray_problems(data_dir: Path, stray: list[Path]) -> list[Problem]:

@@ -10,7 +10,7 @@ from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
 from deepfake_coach.fsutil import staged_directory
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
-DOWNLOADABLE = ("tiny_demo", "kaggle_140k", "sample")
+DOWNLOADABLE = ("tiny_demo", "kaggle_140k", "sample", "faceforensics")
 
 
 def download_tiny_demo(

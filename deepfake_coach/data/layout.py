@@ -12,6 +12,7 @@ SPLITS = ("train", "val", "test")
 CLASSES = ("real", "fake")
 DEFAULT_DATA_DIR = Path("dataset")
 DERIVED_DIR = ".dfcoach"  # dataset/.dfcoach: caches and reports, safe to delete
+VIDEOS_CSV = "videos.csv"  # in a dataset made from videos: file,video_id,frame for every face picture
 
 # What Pillow decodes and torchvision's ImageFolder reads by extension.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})

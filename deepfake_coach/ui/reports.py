@@ -99,3 +99,29 @@ def render_organize_summary(result, data_dir) -> None:
             messages.err().print(f"  - {file}: {why}", markup=False)
         if len(result.skipped) > 10:
             messages.err().print(f"  ... and {len(result.skipped) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+
+
+def render_video_summary(result, data_dir) -> None:
+    """What building a face dataset from videos did: faces cut, frames per video, how it split, what was left out."""
+    used = result.used
+    messages.success(
+        f"Cut {result.total:,} face pictures from {len(used):,} of {len(result.videos):,} videos in {result.source_root} into {data_dir}/."
+    )
+    per_video = result.frames_per_video
+    if per_video["real"] == per_video["fake"]:
+        messages.info(f"Up to {per_video['real']} frames from each video; splits by {result.split_by}.")
+    else:
+        messages.info(
+            f"Up to {per_video['real']} frames from each real video and {per_video['fake']} from each fake one, "
+            f"so both classes get about as many faces; splits by {result.split_by}."
+        )
+    for note in result.notes:
+        messages.info(note)
+    problems = [(v.file, v.problem) for v in result.videos if v.problem] + result.skipped
+    if problems:
+        messages.warn(f"{len(problems):,} files gave no faces or were not used:")
+        for file, why in problems[:10]:
+            messages.err().print(f"  - {file}: {why}", markup=False)
+        if len(problems) > 10:
+            messages.err().print(f"  ... and {len(problems) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+    messages.info(f"Which picture comes from which video: {data_dir}/videos.csv")

@@ -108,6 +108,19 @@ def _get_folder(wizard: Wizard, data_dir: Path) -> None:
     render_organize_summary(result, data_dir)
 
 
+def _get_faceforensics(wizard: Wizard, data_dir: Path) -> None:
+    from deepfake_coach.data.sources import faceforensics
+    from deepfake_coach.ui.reports import render_video_summary
+
+    wizard.out.print(texts.FACEFORENSICS_INTRO)
+    source = wizard.answers.text(
+        "Where did the FaceForensics++ download script put the videos?", flag="--source", default=None,
+        given=str(wizard.options.source) if wizard.options.source else None, validate=_existing_path,
+    )
+    result = faceforensics.prepare(Path(source).expanduser(), data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
+    render_video_summary(result, data_dir)
+
+
 def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
     """Credentials and the download when possible; a zip downloaded in a browser otherwise."""
     from deepfake_coach.data.sources.kaggle_140k import download_archive, prepare_dataset
@@ -136,6 +149,7 @@ def _existing_path(text: str) -> str | None:
 DATASET_GETTERS = {
     "tiny_demo": _get_tiny_demo,
     "kaggle_140k": _get_kaggle_140k,
+    "faceforensics": _get_faceforensics,
     "folder": _get_folder,
     "sample": _get_sample,
 }

@@ -23,6 +23,10 @@ FOLDER_LAYOUT = """\
 Your folder needs two subfolders: [bold]real/[/bold] with real face photos and [bold]fake/[/bold] with AI-made ones (at any depth, in any image format). dfcoach copies them into train/val/test (70/20/10); your folder is not changed.
 """
 
+FACEFORENSICS_INTRO = """\
+FaceForensics++ is handed out on request (the form at github.com/ondyari/FaceForensics), and its own script downloads the videos; docs/faceforensics.md shows how. dfcoach takes 32 frames of each video, cuts out the face, and keeps every person in one split (the official splits when SOURCE/splits/ holds them). Finding faces takes a few seconds per video.
+"""
+
 KAGGLE_INTRO = """\
 The 140k Real and Fake Faces dataset lives on Kaggle, which needs a free account and an API token to download it. dfcoach looks for your token first and, if there is none, shows you how to get one. It then downloads the zip (about 4 GB, 10-30 minutes; a stopped download continues where it stopped) and keeps 7,000 / 2,000 / 1,000 photos of each class for train / val / test.
 """

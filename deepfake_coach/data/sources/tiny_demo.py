@@ -844,9 +844,16 @@ def generate(root: Path, images_per_class: int = DEFAULT_IMAGES_PER_CLASS, seed:
             for part in chunks:
                 task.advance(_write_chunk(part))
         else:
-            with _pool_context().Pool(workers, initializer=_init_worker) as pool:
-                for done in pool.imap_unordered(_write_chunk, chunks):
-                    task.advance(done)
+            # OpenCV's worker threads (started by face detection, say) may hold a lock at the moment
+            # of a fork, and the child then hangs on it: stop them while the pool starts.
+            threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+            try:
+                with _pool_context().Pool(workers, initializer=_init_worker) as pool:
+                    for done in pool.imap_unordered(_write_chunk, chunks):
+                        task.advance(done)
+            finally:
+                cv2.setNumThreads(threads)
     images = [job.image for job in jobs]
     write_manifest(root, images)
     return images
