@@ -360,31 +360,34 @@ def evaluate_model(
 @_command(app, "predict")
 def predict_files(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Pictures, or folders of pictures (searched at any depth).", show_default=False)],
+    paths: Annotated[list[Path], typer.Argument(help="Pictures, videos, or folders of them (searched at any depth).", show_default=False)],
     model: Annotated[Optional[Path], typer.Option(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
     threshold: Threshold = 0.5,
+    frames: Annotated[int, typer.Option(min=1, max=1000, help="Videos: frames taken from each, evenly spaced; the verdict is the mean over the faces found.")] = 32,
     as_json: AsJson = False,
 ) -> None:
-    """Say whether each picture is real or fake, with the model's fake probability.
+    """Say whether each picture or video is real or fake, with the model's fake probability.
 
-    Exit code 0 when at least one picture was judged, 1 when none could be.
+    Exit code 0 when at least one file was judged, 1 when none could be.
     """
     from deepfake_coach.inference import Detector
     from deepfake_coach.predict import check_threshold, predict
-    from deepfake_coach.ui.evaluation import render_predictions, render_unreadable
+    from deepfake_coach.ui.evaluation import render_predictions, render_unreadable, render_video_predictions
 
     check_threshold(threshold)
     detector = Detector.load(model)
-    predictions = predict(detector, paths, threshold, _session(ctx).progress())
+    predictions = predict(detector, paths, threshold, _session(ctx).progress(), frames)
     if as_json:
         _print_json(json.dumps(predictions.to_dict(detector, threshold), indent=2))
     else:
         if predictions.verdicts:
             render_predictions([(str(path), v.label, v.fake_probability) for path, v in predictions.verdicts], console.out())
+        if predictions.videos:
+            render_video_predictions(predictions.videos, console.out())
         if predictions.unreadable:
             render_unreadable([(str(path), reason) for path, reason in predictions.unreadable], console.err())
-    if not predictions.verdicts:
-        raise CoachError("None of the files could be judged.", hint="Use JPEG, PNG, WebP or BMP pictures (the reasons are listed above).")
+    if not predictions.judged_any:
+        raise CoachError("None of the files could be judged.", hint="Use JPEG, PNG, WebP or BMP pictures, or MP4 videos (the reasons are listed above).")
 
 
 @_command(app, "checklist")

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from deepfake_coach.data.layout import IMAGE_EXTENSIONS, is_hidden, visible_files
+from deepfake_coach.data.video import DEFAULT_FRAMES, is_video
 from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from deepfake_coach.inference import Detector, Verdict
+    from deepfake_coach.video_verdicts import VideoVerdict
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
-VIDEOS_NOT_INSTALLED = "videos are judged by `dfcoach predict` once video support is installed"
 JUDGE_CHUNK = 256  # pictures judged between two progress updates
 
 
@@ -48,8 +48,13 @@ def judge_pictures(detector: "Detector", paths: list[Path], threshold: float = 0
 
 @dataclass
 class Predictions:
-    verdicts: list[tuple[Path, "Verdict"]] = field(default_factory=list)
+    verdicts: list[tuple[Path, "Verdict"]] = field(default_factory=list)  # pictures
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    videos: list["VideoVerdict"] = field(default_factory=list)
+
+    @property
+    def judged_any(self) -> bool:
+        return bool(self.verdicts or self.videos)
 
     def to_dict(self, detector: "Detector", threshold: float) -> dict:
         return {
@@ -57,6 +62,7 @@ class Predictions:
             "threshold": threshold,
             "results": [{"file": str(path), "verdict": v.label, "fake_probability": round(v.fake_probability, 6),
                          "confidence": round(v.confidence, 6)} for path, v in self.verdicts],
+            "videos": [video.to_dict() for video in self.videos],
             "unreadable": [{"file": str(path), "reason": reason} for path, reason in self.unreadable],
         }
 
@@ -71,26 +77,40 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[
         if path.is_dir():
             for file in visible_files(path):
                 ending = file.suffix.lower()
-                if ending in VIDEO_EXTENSIONS:
+                if is_video(file):
                     videos.append(file)
                 elif ending in IMAGE_EXTENSIONS:
                     images.append(file)
                 elif not is_hidden(file.name):
                     skipped.append((file, "not a picture (dfcoach reads JPEG, PNG, WebP, BMP and TIFF)"))
         elif path.is_file():
-            (videos if path.suffix.lower() in VIDEO_EXTENSIONS else images).append(path)
+            (videos if is_video(path) else images).append(path)
         else:
             skipped.append((path, "does not exist"))
     return images, videos, skipped
 
 
-def judge_videos(detector: "Detector", videos: list[Path], threshold: float
-                 ) -> tuple[list[tuple[Path, "Verdict"]], list[tuple[Path, str]]]:
-    """(verdicts, unreadable) for video files."""
-    return [], [(video, VIDEOS_NOT_INSTALLED) for video in videos]
+def judge_videos(detector: "Detector", videos: list[Path], threshold: float, frames: int = DEFAULT_FRAMES,
+                 progress: Progress = NO_PROGRESS) -> tuple[list["VideoVerdict"], list[tuple[Path, str]]]:
+    """(verdicts, unreadable) for video files: each judged on the faces of `frames` evenly spaced frames."""
+    from deepfake_coach.data.video import UnreadableVideo
+    from deepfake_coach.video_verdicts import judge_video
+
+    verdicts, unreadable = [], []
+    if not videos:
+        return verdicts, unreadable
+    with progress.task("Judging videos", total=len(videos), unit="videos") as task:
+        for video in videos:
+            try:
+                verdicts.append(judge_video(detector, video, frames=frames, threshold=threshold))
+            except UnreadableVideo as error:
+                unreadable.append((video, error.reason))
+            task.advance()
+    return verdicts, unreadable
 
 
-def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS) -> Predictions:
+def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS,
+            frames: int = DEFAULT_FRAMES) -> Predictions:
     check_threshold(threshold)
     paths = list(paths)
     images, videos, skipped = collect_inputs(paths)
@@ -98,8 +118,8 @@ def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5,
         named = ", ".join(str(p) for p in paths)
         if skipped and all(reason == "does not exist" for _, reason in skipped):
             raise DataError(f"Nothing to judge: {named} does not exist.", hint="Check the path for typos.")
-        raise DataError(f"Nothing to judge: no pictures in {named}.",
-                        hint="Point at image files (JPEG, PNG, WebP, BMP) or at a folder that holds some.")
+        raise DataError(f"Nothing to judge: no pictures or videos in {named}.",
+                        hint="Point at image files (JPEG, PNG, WebP, BMP), videos (MP4, AVI, MOV, ...) or a folder that holds some.")
     verdicts, unreadable = judge_pictures(detector, images, threshold, progress)
-    video_verdicts, bad_videos = judge_videos(detector, videos, threshold)
-    return Predictions(verdicts + video_verdicts, skipped + unreadable + bad_videos)
+    video_verdicts, bad_videos = judge_videos(detector, videos, threshold, frames, progress)
+    return Predictions(verdicts, skipped + unreadable + bad_videos, video_verdicts)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from conftest import image_bytes, write_image, write_model
 from deepfake_coach.inference import Detector
-from deepfake_coach.predict import VIDEOS_NOT_INSTALLED, collect_inputs
+from deepfake_coach.predict import collect_inputs
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def test_unreadable_files_are_listed_not_fatal(cli, project):
     reasons = {row["file"]: row["reason"] for row in report["unreadable"]}
     assert set(reasons) == {"pics/cut.jpg", "pics/notes.txt", "pics/clip.mp4", "missing.jpg"}
     assert "damaged" in reasons["pics/cut.jpg"] and reasons["missing.jpg"] == "does not exist"
-    assert reasons["pics/clip.mp4"] == VIDEOS_NOT_INSTALLED
+    assert "video" in reasons["pics/clip.mp4"]  # a video too short to hold a frame
     human = cli("predict", "pics")
     assert "3 files could not be judged" in human.stderr and "pics/cut.jpg" in human.stderr
 
@@ -74,7 +76,7 @@ def test_collect_inputs_separates_videos_from_pictures(tmp_path):
 def test_nothing_to_judge_is_a_clear_error(cli, project):
     (project / "empty").mkdir()
     result = cli("predict", "empty")
-    assert result.exit_code == 1 and "Nothing to judge: no pictures in empty" in result.stderr
+    assert result.exit_code == 1 and "Nothing to judge: no pictures or videos in empty" in result.stderr
     result = cli("predict", "nowhere.jpg")
     assert result.exit_code == 1 and "nowhere.jpg does not exist" in result.stderr
     (project / "only_bad").mkdir()
@@ -88,3 +90,21 @@ def test_threshold_and_model_flags(cli, project):
     assert cli("predict", "face.jpg", "--threshold", "2").exit_code == 2
     result = cli("predict", "face.jpg", "--model", project / "nope.pth")
     assert result.exit_code == 1 and "There is no model file at" in result.stderr
+
+
+def test_videos_get_a_verdict_from_their_faces(cli, project):
+    from video_files import FACE_SEEDS, write_face_video, write_no_face_video
+
+    write_face_video(project / "clips" / "person.mp4", FACE_SEEDS[0], frames=4)
+    write_no_face_video(project / "clips" / "sky.mp4", frames=4)
+    write_image(project / "clips" / "still.jpg", 3)
+    report = json.loads(cli("predict", "clips", "--frames", "4", "--json").stdout)
+    assert [row["file"] for row in report["results"]] == ["clips/still.jpg"]
+    videos = {Path(v["file"]).name: v for v in report["videos"]}
+    assert videos["person.mp4"]["faces_found"] >= 1 and videos["person.mp4"]["frames_read"] == 4
+    assert videos["sky.mp4"]["whole_frames"] is True
+    assert all(v["label"] in ("real", "fake") for v in videos.values())
+    human = cli("predict", "clips", "--frames", "4")
+    assert human.exit_code == 0
+    assert "person.mp4" in human.stdout and re.search(r"mean of \d+ faces? in 4 frames", human.stdout)
+    assert "no face found in 4 frames" in human.stdout

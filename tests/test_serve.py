@@ -81,7 +81,7 @@ def test_a_picture_gets_a_verdict(service, fmt, content_type):
     answer = upload(service, picture(fmt), f"face.{fmt.lower()}", content_type)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert set(body) == {"label", "fake_probability", "confidence", "model", "inference_ms"}
+    assert set(body) == {"label", "fake_probability", "confidence", "model", "face_cropped", "inference_ms"}
     assert body["label"] in ("real", "fake") and body["model"] == "custom_cnn"
     assert 0.0 <= body["fake_probability"] <= 1.0
     assert body["confidence"] == pytest.approx(max(body["fake_probability"], 1 - body["fake_probability"]))
@@ -89,8 +89,29 @@ def test_a_picture_gets_a_verdict(service, fmt, content_type):
     assert body["inference_ms"] > 0
 
 
+def test_a_face_is_cropped_before_judging_and_the_answer_says_so(service):
+    from video_files import FACE_SEEDS, demo_face, no_face_frame
+
+    from deepfake_coach.data.faces import crop_largest_face
+    from deepfake_coach.inference import Detector
+
+    framed = np.full((256, 256, 3), 90, dtype=np.uint8)
+    framed[64:192, 64:192] = demo_face(FACE_SEEDS[0])  # a face in the middle of a larger frame
+    buffer = io.BytesIO()
+    Image.fromarray(framed).save(buffer, format="PNG")
+    body = upload(service, buffer.getvalue(), "frame.png", "image/png").json()
+    assert body["face_cropped"] is True
+    detector = Detector.load(Path(service.get("/health").json()["model_path"]))
+    face, _ = crop_largest_face(Image.fromarray(framed))
+    assert body["fake_probability"] == pytest.approx(detector.judge(face).fake_probability, abs=1e-6)
+
+    buffer = io.BytesIO()
+    Image.fromarray(no_face_frame()).save(buffer, format="PNG")
+    assert upload(service, buffer.getvalue(), "sky.png", "image/png").json()["face_cropped"] is False
+
+
 def test_the_verdict_is_the_detectors_own(service, tmp_path):
-    """The service judges a picture exactly as `dfcoach predict` would."""
+    """With no face to crop, the service judges a picture exactly as `dfcoach predict` would."""
     from deepfake_coach.inference import Detector, open_image
 
     data = picture("JPEG", seed=7)

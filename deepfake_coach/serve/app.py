@@ -46,6 +46,7 @@ class Analysis(BaseModel):
     fake_probability: float = Field(description="The model's probability that the picture is fake (0 to 1).")
     confidence: float = Field(description="How sure the model is of its label (0.5 to 1).")
     model: str = Field(description="The model architecture that judged the picture.")
+    face_cropped: bool = Field(description="Whether a face was found and the picture cropped to it before judging.")
     inference_ms: float = Field(description="Time spent decoding and judging the picture, in milliseconds.")
 
 
@@ -108,8 +109,7 @@ def _unreadable_status(reason: str) -> int:
 
 def analyze_picture(detector, data: bytes, curl: str) -> dict:
     """Decode and judge one upload (runs in a worker thread)."""
-    from PIL import ImageOps
-
+    from deepfake_coach.data.faces import crop_largest_face
     from deepfake_coach.inference import UnreadableImage, open_image
 
     started = time.perf_counter()
@@ -120,9 +120,9 @@ def analyze_picture(detector, data: bytes, curl: str) -> dict:
                     415, f"{picture.format or 'This'} pictures are not supported.",
                     f"Send a {SUPPORTED_NAMES} picture (save or export it in one of those formats first).",
                 )
-            # The picture the model judges: the whole upload, turned upright as its EXIF orientation says.
-            # Anything that should happen to a picture before judging (cropping to a face, say) goes here.
-            subject = ImageOps.exif_transpose(picture)
+            # The picture turned upright (EXIF), then cropped to its largest face when one is found,
+            # as the video frames of a dataset are: a face filling the frame is what the model knows.
+            subject, face_cropped = crop_largest_face(picture)
             verdict = detector.judge(subject)
     except UnreadableImage as error:
         raise ApiError(_unreadable_status(error.reason), error.message, error.hint or f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}") from None
@@ -131,6 +131,7 @@ def analyze_picture(detector, data: bytes, curl: str) -> dict:
         fake_probability=verdict.fake_probability,
         confidence=verdict.confidence,
         model=detector.model_name,
+        face_cropped=face_cropped,
         inference_ms=round((time.perf_counter() - started) * 1000, 2),
     ).model_dump()
 

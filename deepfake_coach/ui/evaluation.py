@@ -84,6 +84,19 @@ def render_predictions(rows: list[tuple[str, str, float]], console: Console) -> 
     console.print(table)
 
 
+def render_video_predictions(videos, console: Console) -> None:
+    """One row per video: its verdict, the mean fake probability, and what that mean rests on."""
+    table = Table()
+    table.add_column("Video", overflow="fold")
+    table.add_column("Verdict")
+    table.add_column("Fake probability", justify="right")
+    table.add_column("Based on", overflow="fold")
+    for video in videos:
+        colour = "red" if video.label == "fake" else "green"
+        table.add_row(escape(str(video.path)), f"[{colour}]{video.label}[/{colour}]", f"{video.fake_probability:.1%}", escape(video.summary()))
+    console.print(table)
+
+
 def render_unreadable(unreadable: list[tuple[str, str]], console: Console, what: str = "files could not be judged") -> None:
     console.print(f"[yellow]{len(unreadable):,} {what}:[/yellow]")
     for file, reason in unreadable[:UNREADABLE_SHOWN]:
