@@ -92,7 +92,7 @@ def test_a_picture_gets_a_verdict(service, fmt, content_type):
 def test_a_face_is_cropped_before_judging_and_the_answer_says_so(service):
     from video_files import FACE_SEEDS, demo_face, no_face_frame
 
-    from deepfake_coach.data.faces import crop_largest_face
+    from deepfake_coach.data.faces import FRAME_SEARCH, crop_largest_face
     from deepfake_coach.inference import Detector
 
     framed = np.full((256, 256, 3), 90, dtype=np.uint8)
@@ -102,7 +102,7 @@ def test_a_face_is_cropped_before_judging_and_the_answer_says_so(service):
     body = upload(service, buffer.getvalue(), "frame.png", "image/png").json()
     assert body["face_cropped"] is True
     detector = Detector.load(Path(service.get("/health").json()["model_path"]))
-    face, _ = crop_largest_face(Image.fromarray(framed))
+    face, _ = crop_largest_face(Image.fromarray(framed), **FRAME_SEARCH)
     assert body["fake_probability"] == pytest.approx(detector.judge(face).fake_probability, abs=1e-6)
 
     buffer = io.BytesIO()

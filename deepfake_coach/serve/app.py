@@ -109,7 +109,7 @@ def _unreadable_status(reason: str) -> int:
 
 def analyze_picture(detector, data: bytes, curl: str) -> dict:
     """Decode and judge one upload (runs in a worker thread)."""
-    from deepfake_coach.data.faces import crop_largest_face
+    from deepfake_coach.data.faces import FRAME_SEARCH, crop_largest_face
     from deepfake_coach.inference import UnreadableImage, open_image
 
     started = time.perf_counter()
@@ -122,7 +122,7 @@ def analyze_picture(detector, data: bytes, curl: str) -> dict:
                 )
             # The picture turned upright (EXIF), then cropped to its largest face when one is found,
             # as the video frames of a dataset are: a face filling the frame is what the model knows.
-            subject, face_cropped = crop_largest_face(picture)
+            subject, face_cropped = crop_largest_face(picture, **FRAME_SEARCH)
             verdict = detector.judge(subject)
     except UnreadableImage as error:
         raise ApiError(_unreadable_status(error.reason), error.message, error.hint or f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}") from None
