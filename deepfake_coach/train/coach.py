@@ -31,6 +31,8 @@ class EpochMetrics:
     val_majority: float = 0.5  # share of the bigger class in validation
     lr: float = 0.0
     seconds: float = 0.0
+    # mean of the accuracy on real and on fake images: 50% is chance however unequal the classes are
+    val_balanced_acc: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,18 @@ def stuck_at_chance(history: Sequence[EpochMetrics], command: str = "dfcoach tra
             _chance_checklist(command),
         )
     if last.epoch < CHANCE_AFTER_EPOCHS:
+        return None
+    if last.val_balanced_acc is not None:
+        # Balanced accuracy says it directly; plain accuracy near the bigger class's share may be a
+        # model that learned something and happens to score that, or one that guesses.
+        if abs(last.val_balanced_acc - 0.5) <= CHANCE_MARGIN:
+            return Advice(
+                "stuck_at_chance",
+                f"Stuck at chance: after {last.epoch} epochs the model is right on {last.val_balanced_acc:.1%} of real and fake "
+                f"validation images on average (validation accuracy {last.val_acc:.1%}), about 50%, a coin toss. "
+                "The model is not learning yet.",
+                _chance_checklist(command),
+            )
         return None
     near_half = abs(last.val_acc - 0.5) <= CHANCE_MARGIN
     near_majority = abs(last.val_acc - last.val_majority) <= CHANCE_MARGIN

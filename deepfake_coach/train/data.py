@@ -138,12 +138,42 @@ def _build_cache(data_dir, split, files, size, array_path, index_path, fingerpri
     return SplitImages(np.load(array_path, mmap_mode="r")[: len(kept_files)], np.asarray(labels, dtype=np.int64), kept_files, skipped)
 
 
-def batches(data: SplitImages, batch_size: int, shuffle: bool, seed: int = 0, epoch: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(images uint8 NHWC, labels) in batches; the order depends only on (seed, epoch), so a resumed run repeats it."""
-    order = np.random.default_rng([seed, epoch]).permutation(len(data)) if shuffle else np.arange(len(data))
+def epoch_order(labels: np.ndarray, seed: int, epoch: int, balanced: bool = False) -> np.ndarray:
+    """The images of one epoch, in order; it depends only on (seed, epoch), so a resumed run repeats it.
+
+    `balanced` draws as many images as there are, each class making up half of them on average
+    (the smaller class's images are seen more often): with 700 real and 270 fake images, a model
+    trained on them as they come learns that "real" is the safe answer."""
+    rng = np.random.default_rng([seed, epoch])
+    if not balanced:
+        return rng.permutation(len(labels))
+    counts = np.bincount(labels, minlength=2).astype(np.float64)
+    present = np.count_nonzero(counts)
+    weights = 1.0 / (present * counts[labels])
+    return rng.choice(len(labels), size=len(labels), replace=True, p=weights / weights.sum())
+
+
+def batches(data: SplitImages, batch_size: int, shuffle: bool, seed: int = 0, epoch: int = 0,
+            balanced: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(images uint8 NHWC, labels) in batches, shuffled by `epoch_order` or in file order."""
+    order = epoch_order(data.labels, seed, epoch, balanced) if shuffle else np.arange(len(data))
     for start in range(0, len(order), batch_size):
         chosen = np.sort(order[start : start + batch_size])  # sorted reads are kinder to the memory map
         yield np.ascontiguousarray(data.images[chosen]), data.labels[chosen]
+
+
+CROP_GRID = 8  # crops start on multiples of 8 pixels: JPEG's 8x8 blocks (and a generator's upsampling grid) stay where they were
+
+
+def random_crops(images: np.ndarray, crop: int, rng: np.random.Generator, grid: int = CROP_GRID) -> np.ndarray:
+    """A `crop`-pixel square from each image (uint8 NHWC), at full resolution: nothing is resized, so
+    the fine noise where fakes leave traces is kept as it was."""
+    n, height, width = images.shape[:3]
+    if crop >= min(height, width):
+        return images
+    tops = rng.integers(0, (height - crop) // grid + 1, n) * grid
+    lefts = rng.integers(0, (width - crop) // grid + 1, n) * grid
+    return np.stack([image[top : top + crop, left : left + crop] for image, top, left in zip(images, tops, lefts)])
 
 
 def to_tensor(images, mean, std, device="cpu", flip=None, channels_last: bool = False):
