@@ -41,7 +41,7 @@ from deepfake_coach.data.layout import CLASSES
 from deepfake_coach.data.organize import organize
 from deepfake_coach.inference import Detector
 from deepfake_coach.train.data import load_split, to_tensor
-from deepfake_coach.train.loop import fit
+from deepfake_coach.train.loop import TrainReporter, fit
 from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD
 
 FAKE = CLASSES.index("fake")
@@ -65,9 +65,15 @@ def test_files(dataset: Path) -> tuple[list[Path], np.ndarray]:
     return files, np.asarray(labels)
 
 
+class EpochLines(TrainReporter):
+    def epoch_done(self, m, total_epochs, saved) -> None:
+        print(f"    epoch {m.epoch}/{total_epochs}: train loss {m.train_loss:.3f} acc {m.train_acc:.1%} | val loss {m.val_loss:.3f} "
+              f"acc {m.val_acc:.1%} balanced {m.val_balanced_acc:.1%} | {m.seconds:.0f} s", flush=True)
+
+
 def run_dfcoach(dataset: Path, project: Path, config: TrainConfig) -> tuple[dict[str, float], float, str]:
     started = time.perf_counter()
-    result = fit(config, dataset, project)
+    result = fit(config, dataset, project, reporter=EpochLines())
     seconds = time.perf_counter() - started
     detector = Detector.load(result.run.best_path)
     files, labels = test_files(dataset)

@@ -44,3 +44,16 @@ def test_default_run_on_unequal_classes_records_its_recipe_and_judges_whole_imag
     assert np.allclose([v.fake_probability for _, v in verdicts], expected, atol=1e-5)
     with open_image(dataset / val.files[0], 64) as image:
         assert detector.prepare(image).shape == (64, 64, 3)  # the whole square, not a crop
+
+
+def test_noise_cnn_works_at_the_images_own_size_up_to_256(tmp_path):
+    from deepfake_coach.train.data import typical_image_size
+    from deepfake_coach.train.models import default_image_size
+
+    small = make_dataset(tmp_path / "small", {"train": (3, 3)}, size=72)
+    assert typical_image_size(small) == 72
+    assert default_image_size("noise_cnn", typical_image_size(small)) == 72  # not upscaled
+    assert default_image_size("noise_cnn", 1024) == 256  # large photos brought down to 256
+    assert default_image_size("noise_cnn", None) == 256
+    assert default_image_size("custom_cnn", 72) == 128  # the other models keep their own size
+    assert typical_image_size(tmp_path / "nothing") is None

@@ -72,6 +72,23 @@ def _split_files(data_dir: Path, split: str) -> list[tuple[Path, int]]:
     return files
 
 
+def typical_image_size(data_dir: Path, split: str = "train", sample: int = 200) -> int | None:
+    """The median shorter side of (up to `sample` of) a split's images, read from their headers only;
+    None when none can be read."""
+    from PIL import Image
+
+    files = _split_files(Path(data_dir), split)
+    step = max(1, len(files) // sample)
+    sides = []
+    for path, _ in files[::step]:
+        try:
+            with Image.open(path) as image:
+                sides.append(min(image.size))
+        except Exception:  # an unreadable file is reported when the split is decoded
+            continue
+    return int(np.median(sides)) if sides else None
+
+
 def _fingerprint(data_dir: Path, files: list[tuple[Path, int]], size: int) -> str:
     digest = hashlib.sha256(f"{CACHE_VERSION}:{size}".encode())
     for path, label in files:

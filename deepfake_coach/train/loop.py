@@ -28,8 +28,8 @@ from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
-from deepfake_coach.train.data import SplitImages, batches, load_split, random_crops, to_tensor
-from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, get_spec
+from deepfake_coach.train.data import SplitImages, batches, load_split, random_crops, to_tensor, typical_image_size
+from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, default_image_size, get_spec
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 RUN_STATE = "state.json"
@@ -284,7 +284,10 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         config = TrainConfig(**previous["config"])
         pretrained = False  # the weights come from the run itself
     spec = get_spec(config.model)
-    size = config.image_size or spec.native_size
+    if previous is not None:
+        size = int(previous["image_size"])  # what the run started with, even if the images changed since
+    else:
+        size = config.image_size or default_image_size(config.model, typical_image_size(Path(data_dir)) if spec.follows_data else None)
     check_image_size(config.model, size)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)

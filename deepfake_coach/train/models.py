@@ -145,6 +145,9 @@ class ModelSpec:
     # Training on random crops of this share of the image size, at full resolution, and judging the
     # whole image (fully convolutional); None: whole images both times.
     train_crop: float | None = None
+    # Work at the images' own resolution, up to native_size, rather than resizing them to native_size:
+    # upscaling small pictures would smear the fine detail this model reads.
+    follows_data: bool = False
 
     def crop_size(self, image_size: int) -> int | None:
         return None if self.train_crop is None else max(self.min_size, round(image_size * self.train_crop))
@@ -173,7 +176,7 @@ MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("noise_cnn", "dfcoach's default: looks at the fine noise where fakes leave traces; learns from few images",
-                  256, NoiseCNN, min_size=32, train_crop=0.5),
+                  256, NoiseCNN, min_size=32, train_crop=0.5, follows_data=True),
         ModelSpec("custom_cnn", "dfcoach's small CNN: fast on a CPU, a good first model", 128, CustomCNN, min_size=16),
         ModelSpec("meso4", "MesoNet (2018), built for deepfakes: 28k parameters", 256, Meso4),
         ModelSpec("resnet18", "ResNet-18 (torchvision): 11M parameters, strong with --pretrained", 224,
@@ -191,6 +194,15 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise UsageError(f"There is no model called {name!r}.", hint=f"Choose one of: {', '.join(MODELS)}.") from None
+
+
+def default_image_size(name: str, typical_size: int | None) -> int:
+    """The image size a model trains at when --image-size is not given: its native size, or for a model
+    that follows the data, the images' own size (`typical_size`) within [min_size, native_size]."""
+    spec = get_spec(name)
+    if spec.follows_data and typical_size:
+        return max(spec.min_size, min(spec.native_size, typical_size))
+    return spec.native_size
 
 
 def check_image_size(name: str, size: int) -> None:
