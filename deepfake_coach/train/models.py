@@ -90,7 +90,7 @@ class NoiseCNN(nn.Module):
     block (no early downsampling: that is where the traces are), global average pooling and a linear
     layer. Fully convolutional: trained on crops, it judges a whole image at once."""
 
-    def __init__(self, num_classes: int = 2, width: int = 32):
+    def __init__(self, num_classes: int = 2, width: int = 16):
         super().__init__()
         self.residuals = HighPass()
         self.features = nn.Sequential(
