@@ -84,3 +84,11 @@ def test_with_balanced_accuracy_chance_is_judged_on_it_not_on_the_bigger_class()
     assert advice.kind == "stuck_at_chance"
     assert "right on 51.0% of real and fake validation images" in advice.message and "coin toss" in advice.message
     assert "--lr 0.0001" in advice.next_step
+
+
+def test_the_best_epoch_is_chosen_on_balanced_accuracy_when_known():
+    calls_everything_real = EpochMetrics(1, 0.6, 0.6, 0.6, 0.72, val_fake_share=0.0, val_balanced_acc=0.50)
+    learned = EpochMetrics(2, 0.5, 0.7, 0.55, 0.70, val_fake_share=0.3, val_balanced_acc=0.68)
+    assert best_epoch([calls_everything_real, learned]) is learned
+    advice = early_stop([calls_everything_real, learned] + [EpochMetrics(3, 0.5, 0.7, 0.6, 0.6, val_balanced_acc=0.6)], patience=1)
+    assert "70.0% at epoch 2 (balanced accuracy 68.0%" in advice.message

@@ -43,9 +43,16 @@ class Advice:
     stop: bool = False
 
 
+def selection_score(m: EpochMetrics) -> float:
+    """What "best" means: balanced accuracy when it is known (with 72% real images, a model calling
+    everything real has 72% accuracy and learned nothing; its balanced accuracy is 50%), else accuracy.
+    With as many real as fake validation images the two are the same."""
+    return m.val_balanced_acc if m.val_balanced_acc is not None else m.val_acc
+
+
 def best_epoch(history: Sequence[EpochMetrics]) -> EpochMetrics:
-    """The epoch with the best validation accuracy (the earliest, on a tie)."""
-    return max(history, key=lambda m: (m.val_acc, -m.epoch))
+    """The epoch with the best validation score (the earliest, on a tie)."""
+    return max(history, key=lambda m: (selection_score(m), -m.epoch))
 
 
 def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
@@ -81,11 +88,17 @@ def early_stop(history: Sequence[EpochMetrics], patience: int) -> Advice | None:
         return Advice(
             "early_stop",
             f"Early stopping: validation accuracy has not improved for {waited} epochs. The best was "
-            f"{best.val_acc:.1%} at epoch {best.epoch}; that model is the one saved.",
+            f"{best.val_acc:.1%} at epoch {best.epoch}{_balanced_note(best)}; that model is the one saved.",
             None,
             stop=True,
         )
     return None
+
+
+def _balanced_note(m: EpochMetrics) -> str:
+    if m.val_balanced_acc is None or abs(m.val_balanced_acc - m.val_acc) < 0.005:
+        return ""
+    return f" (balanced accuracy {m.val_balanced_acc:.1%}, which is what picks the best)"
 
 
 def stuck_at_chance(history: Sequence[EpochMetrics], command: str = "dfcoach train") -> Advice | None:
