@@ -112,3 +112,15 @@ def test_random_crops_keep_full_resolution_on_the_jpeg_grid():
         found = [(t, l) for t in range(0, 41) for l in range(0, 41) if np.array_equal(image[t : t + 24, l : l + 24], crop)]
         assert len(found) == 1 and found[0][0] % 8 == 0 and found[0][1] % 8 == 0  # pixels copied as they are, nothing resampled
     assert random_crops(images, 64, rng) is images
+
+
+def test_batches_read_from_the_cache_file_give_the_cached_pixels(tmp_path):
+    from deepfake_coach.train.data import read_images
+
+    split = load_split(make_dataset(tmp_path / "d", {"train": (7, 5)}), "train", 24)
+    assert isinstance(split.images, np.memmap)
+    chosen = np.array([0, 3, 4, 11])
+    assert np.array_equal(read_images(split.images, chosen), np.asarray(split.images)[chosen])
+    assert np.array_equal(read_images(np.asarray(split.images), chosen), np.asarray(split.images)[chosen])
+    everything = np.concatenate([x for x, _ in batches(split, 5, shuffle=False)])
+    assert np.array_equal(everything, np.asarray(split.images))
