@@ -115,7 +115,7 @@ def run_guide(dataset: Path, epochs: int, seed: int) -> tuple[dict[str, float], 
         order = rng.permutation(len(train))
         for start in range(0, len(order), 32):
             chosen = np.sort(order[start : start + 32])
-            x = to_tensor(np.ascontiguousarray(train.images[chosen]), IMAGENET_MEAN, IMAGENET_STD)
+            x = to_tensor(np.array(train.images[chosen]), IMAGENET_MEAN, IMAGENET_STD)
             loss = criterion(model(x), torch.from_numpy(train.labels[chosen]))
             optimizer.zero_grad()
             loss.backward()
@@ -123,7 +123,7 @@ def run_guide(dataset: Path, epochs: int, seed: int) -> tuple[dict[str, float], 
     seconds = time.perf_counter() - started
     model.eval()
     with torch.no_grad():
-        x = to_tensor(np.ascontiguousarray(test.images), IMAGENET_MEAN, IMAGENET_STD)
+        x = to_tensor(np.array(test.images), IMAGENET_MEAN, IMAGENET_STD)
         probabilities = torch.softmax(model(x), 1)[:, FAKE].numpy()
     return scores(test.labels, probabilities), seconds, f"128 px, {epochs} epochs"
 
