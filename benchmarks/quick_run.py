@@ -1,6 +1,6 @@
 """`dfcoach train --quick` on the demo dataset: how long it takes and how well it learns.
 
-    python benchmarks/quick_run.py [--model custom_cnn] [--seed 0] [--image-size N]
+    python benchmarks/quick_run.py [--model noise_cnn] [--seed 0] [--image-size N]
 
 Target (issue: the training coach): under 60 s on this 2-core CPU, with
 validation accuracy above 85%.
@@ -20,7 +20,7 @@ from deepfake_coach.train.loop import fit
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="custom_cnn")
+    parser.add_argument("--model", default=TrainConfig().model, help="default: dfcoach's default model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int)
     args = parser.parse_args()

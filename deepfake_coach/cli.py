@@ -223,7 +223,7 @@ def train(
     ctx: typer.Context,
     quick: Annotated[bool, typer.Option("--quick", help="The test run: 5 epochs, batches of 16.")] = False,
     data_dir: DataDir = None,
-    model: Annotated[Optional[str], typer.Option(help="custom_cnn, meso4, resnet18, efficientnet_b0 or mobilenet_v3_small. [default: custom_cnn]", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="noise_cnn, custom_cnn, meso4, resnet18, efficientnet_b0 or mobilenet_v3_small. [default: noise_cnn]", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Passes over the training images. [default: 30, --quick 5]", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Images per step. [default: 32, --quick 16]", show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.001]", show_default=False)] = None,

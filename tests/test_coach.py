@@ -72,3 +72,23 @@ def test_coach_gives_each_advice_once_and_stops():
         h.append(EpochMetrics(epoch, 0.3, ta, 0.6, va))
         given.append([a.kind for a in coach.after_epoch(h)])
     assert given == [[], ["overfitting"], [], ["early_stop"]]
+
+
+def test_with_balanced_accuracy_chance_is_judged_on_it_not_on_the_bigger_class():
+    # 72% of validation images are real: a model that learned something may score exactly that...
+    learned = history(*[(0.5, 0.8, 0.5, 0.72)] * 3, val_majority=0.72, val_balanced_acc=0.70)
+    assert stuck_at_chance(learned) is None
+    # ...and one trained on balanced batches may guess at chance with an accuracy near neither 50% nor 72%
+    guessing = history(*[(0.69, 0.5, 0.69, 0.62)] * 3, val_majority=0.72, val_balanced_acc=0.51)
+    advice = stuck_at_chance(guessing)
+    assert advice.kind == "stuck_at_chance"
+    assert "right on 51.0% of real and fake validation images" in advice.message and "coin toss" in advice.message
+    assert "--lr 0.0001" in advice.next_step
+
+
+def test_the_best_epoch_is_chosen_on_balanced_accuracy_when_known():
+    calls_everything_real = EpochMetrics(1, 0.6, 0.6, 0.6, 0.72, val_fake_share=0.0, val_balanced_acc=0.50)
+    learned = EpochMetrics(2, 0.5, 0.7, 0.55, 0.70, val_fake_share=0.3, val_balanced_acc=0.68)
+    assert best_epoch([calls_everything_real, learned]) is learned
+    advice = early_stop([calls_everything_real, learned] + [EpochMetrics(3, 0.5, 0.7, 0.6, 0.6, val_balanced_acc=0.6)], patience=1)
+    assert "70.0% at epoch 2 (balanced accuracy 68.0%" in advice.message

@@ -87,3 +87,33 @@ def test_a_wrong_file_in_the_cache_is_reported(tmp_path, monkeypatch):
 def test_models_without_imagenet_weights_refuse_pretrained():
     with pytest.raises(UsageError, match="trained from scratch"):
         build_model("custom_cnn", pretrained=True)
+
+
+def test_noise_cnn_is_the_default_and_trains_on_half_size_crops():
+    from deepfake_coach.config import TrainConfig
+
+    spec = get_spec(TrainConfig().model)
+    assert spec.name == "noise_cnn" and spec.native_size == 256
+    assert spec.crop_size(256) == 128 and spec.crop_size(40) == 32  # never below the model's minimum
+    assert get_spec("custom_cnn").crop_size(128) is None  # the others see whole images
+
+
+def test_noise_cnn_high_pass_removes_the_picture_and_keeps_the_noise():
+    from deepfake_coach.train.models import HighPass
+
+    high_pass = HighPass()
+    rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    ramp = (0.3 * rows + 0.1 * cols).expand(1, 3, 32, 32)  # smooth shading, like a cheek
+    inside = (slice(None), slice(None), slice(2, -2), slice(2, -2))  # away from the zero padding
+    assert high_pass(ramp)[inside].abs().max() < 1e-4
+    noise = torch.randn(1, 3, 32, 32)
+    assert high_pass(ramp + noise)[inside].abs().mean() > 0.5
+    assert high_pass(noise).shape == (1, 12, 32, 32)
+    assert not any(p.numel() == high_pass.weight.numel() for p in build_model("noise_cnn").parameters())  # fixed, not learned
+    assert "residuals.weight" not in build_model("noise_cnn").state_dict()  # and not stored in model files
+
+
+@pytest.mark.parametrize("size", [32, 96, 256])
+def test_noise_cnn_is_fully_convolutional(size):
+    out = build_model("noise_cnn").eval()(torch.zeros(2, 3, size, size))
+    assert out.shape == (2, 2)

@@ -12,7 +12,7 @@ from conftest import make_dataset
 from deepfake_coach.train import loop
 from deepfake_coach.train.checkpoint import load_checkpoint, model_from_checkpoint
 
-FAST = ("--image-size", "16", "--batch-size", "8", "--epochs", "2")
+FAST = ("--image-size", "32", "--batch-size", "8", "--epochs", "2")  # the default model, noise_cnn
 
 
 @pytest.fixture
@@ -37,12 +37,12 @@ def test_a_run_saves_everything_and_shows_the_checklist(cli, project):
         rows = list(csv.DictReader(handle))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
-    (best,) = list((project / "models").glob(f"best_model_custom_cnn_{run.name}.pth"))
+    (best,) = list((project / "models").glob(f"best_model_noise_cnn_{run.name}.pth"))
     checkpoint = load_checkpoint(best)
-    assert checkpoint["image_size"] == 16 and checkpoint["model_name"] == "custom_cnn"
+    assert checkpoint["image_size"] == 32 and checkpoint["model_name"] == "noise_cnn"
     model_from_checkpoint(checkpoint)
     assert json.loads((run / "state.json").read_text())["status"] == "finished"
-    assert "Epoch 1/2: train loss" in result.stderr and "New best model saved: models/best_model_custom_cnn_" in result.stderr
+    assert "Epoch 1/2: train loss" in result.stderr and "New best model saved: models/best_model_noise_cnn_" in result.stderr
     assert "Success checklist" in result.stdout and "✓ Model saved in models/" in result.stdout
 
 
@@ -132,7 +132,7 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(cli, project, monkeypatch):
     monkeypatch.setattr(loop, "train_step", real_step)
     result = cli("train", "--resume", "last")
     assert result.exit_code == 0, result.output
-    assert "Resuming custom_cnn" in result.stderr
+    assert "Resuming noise_cnn" in result.stderr
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert len(list((project / "runs").iterdir())) == 1
@@ -222,12 +222,12 @@ def test_a_full_disk_when_saving_is_reported_and_keeps_what_was_saved(cli, proje
 
 def test_coaching_appears_while_training_and_early_stopping_ends_the_run(cli, project, monkeypatch):
     def coin_toss(model, data, batch_size, criterion, device):
-        return 0.69, 0.5, 0.5  # loss, accuracy, share called fake: a model that learns nothing
+        return 0.69, 0.5, 0.5, 0.5  # loss, accuracy, share called fake, balanced accuracy: a model that learns nothing
 
     monkeypatch.setattr(loop, "evaluate", coin_toss)
-    result = cli("train", "--image-size", "16", "--batch-size", "8", "--epochs", "10", "--patience", "3")
+    result = cli("train", "--image-size", "32", "--batch-size", "8", "--epochs", "10", "--patience", "3")
     assert result.exit_code == 0, result.output
-    assert "Stuck at chance: after 3 epochs validation accuracy is 50.0%" in result.stderr
+    assert "Stuck at chance: after 3 epochs the model is right on 50.0% of real and fake validation images" in result.stderr
     assert "dfcoach train --lr 0.0001" in result.stderr
     assert "Early stopping: validation accuracy has not improved for 3 epochs" in result.stderr
     assert "Training stopped early" in result.stdout

@@ -87,3 +87,40 @@ def test_to_tensor_normalises_and_flips():
     assert x.shape == (2, 3, 4, 4)
     assert x[0, :, :, 0].min() == 1.0 and x[0, :, :, 3].max() == -1.0
     assert x[1, :, :, 3].min() == 1.0  # mirrored: the white column is on the right
+
+
+def test_balanced_order_draws_each_class_about_half_the_time():
+    from deepfake_coach.train.data import epoch_order
+
+    labels = np.array([0] * 90 + [1] * 10)
+    order = epoch_order(labels, seed=0, epoch=1, balanced=True)
+    assert len(order) == 100
+    shares = [labels[epoch_order(labels, 0, e, balanced=True)].mean() for e in range(20)]
+    assert 0.4 < np.mean(shares) < 0.6  # against 0.1 as they come
+    assert np.array_equal(order, epoch_order(labels, 0, 1, balanced=True))  # set by (seed, epoch): resumable
+    assert sorted(epoch_order(labels, 0, 1)) == list(range(100))  # unbalanced: each image once
+
+
+def test_random_crops_keep_full_resolution_on_the_jpeg_grid():
+    from deepfake_coach.train.data import random_crops
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    crops = random_crops(images, 24, np.random.default_rng(1))
+    assert crops.shape == (6, 24, 24, 3)
+    for image, crop in zip(images, crops):
+        found = [(t, l) for t in range(0, 41) for l in range(0, 41) if np.array_equal(image[t : t + 24, l : l + 24], crop)]
+        assert len(found) == 1 and found[0][0] % 8 == 0 and found[0][1] % 8 == 0  # pixels copied as they are, nothing resampled
+    assert random_crops(images, 64, rng) is images
+
+
+def test_batches_read_from_the_cache_file_give_the_cached_pixels(tmp_path):
+    from deepfake_coach.train.data import read_images
+
+    split = load_split(make_dataset(tmp_path / "d", {"train": (7, 5)}), "train", 24)
+    assert isinstance(split.images, np.memmap)
+    chosen = np.array([0, 3, 4, 11])
+    assert np.array_equal(read_images(split.images, chosen), np.asarray(split.images)[chosen])
+    assert np.array_equal(read_images(np.asarray(split.images), chosen), np.asarray(split.images)[chosen])
+    everything = np.concatenate([x for x, _ in batches(split, 5, shuffle=False)])
+    assert np.array_equal(everything, np.asarray(split.images))

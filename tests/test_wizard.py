@@ -49,14 +49,14 @@ def completed(project) -> list[str]:
 def test_yes_runs_the_whole_demo_journey(project):
     run = Run(dataset="tiny_demo", yes=True)()
     assert completed(project) == [step.name for step in STEPS]
-    assert list((project / "models").glob("best_model_custom_cnn_*.pth"))
+    assert list((project / "models").glob("best_model_noise_cnn_*.pth"))
     assert "What your quick run shows" in run.text
     assert "It is learning" in run.text or "the model is not learning yet" in run.text
     assert "Skipped. Run it whenever you like with: dfcoach train" in run.text  # --yes skips the long run
     assert "✓ Dataset organized and fit to train" in run.text
     assert "curl -X POST -F \"image=@test_image.jpg\" http://127.0.0.1:5000/inference/analyze-frame" in run.text
     env = (project / ".env").read_text()
-    assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_custom_cnn_" in env and "CUSTOM_MODEL_TYPE=custom_cnn" in env
+    assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_noise_cnn_" in env and "CUSTOM_MODEL_TYPE=noise_cnn" in env
     assert "The service answered: the test picture is" in run.text
     assert "✓ Deployed: .env points at a model that loads" in run.text
     assert "Accuracy" in run.text or "accuracy" in run.text  # the evaluation on the test images

@@ -24,6 +24,7 @@ from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD
 
 FORMAT = "dfcoach-checkpoint"
 FORMAT_VERSION = 1
+PREPROCESSING = "exif_upright+resize_shorter_side+center_crop"
 
 
 def make_checkpoint(model: nn.Module, model_name: str, image_size: int, metrics: dict[str, float] | None = None,
@@ -35,7 +36,11 @@ def make_checkpoint(model: nn.Module, model_name: str, image_size: int, metrics:
         "model_name": model_name,
         "image_size": image_size,
         "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
-        "preprocessing": "exif_upright+resize_shorter_side+center_crop",
+        # How a picture becomes the model's input at evaluation: upright, shorter side resized to
+        # image_size, centre-cropped square, the whole square at once. Models trained on crops (noise_cnn)
+        # are fully convolutional, so judging the whole square is the same model on more of the picture.
+        "preprocessing": PREPROCESSING,
+        "train_crop": get_spec(model_name).crop_size(image_size),
         "class_names": list(CLASS_NAMES),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "epoch": epoch,

@@ -31,6 +31,8 @@ class EpochMetrics:
     val_majority: float = 0.5  # share of the bigger class in validation
     lr: float = 0.0
     seconds: float = 0.0
+    # mean of the accuracy on real and on fake images: 50% is chance however unequal the classes are
+    val_balanced_acc: float | None = None
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,16 @@ class Advice:
     stop: bool = False
 
 
+def selection_score(m: EpochMetrics) -> float:
+    """What "best" means: balanced accuracy when it is known (with 72% real images, a model calling
+    everything real has 72% accuracy and learned nothing; its balanced accuracy is 50%), else accuracy.
+    With as many real as fake validation images the two are the same."""
+    return m.val_balanced_acc if m.val_balanced_acc is not None else m.val_acc
+
+
 def best_epoch(history: Sequence[EpochMetrics]) -> EpochMetrics:
-    """The epoch with the best validation accuracy (the earliest, on a tie)."""
-    return max(history, key=lambda m: (m.val_acc, -m.epoch))
+    """The epoch with the best validation score (the earliest, on a tie)."""
+    return max(history, key=lambda m: (selection_score(m), -m.epoch))
 
 
 def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
@@ -79,11 +88,17 @@ def early_stop(history: Sequence[EpochMetrics], patience: int) -> Advice | None:
         return Advice(
             "early_stop",
             f"Early stopping: validation accuracy has not improved for {waited} epochs. The best was "
-            f"{best.val_acc:.1%} at epoch {best.epoch}; that model is the one saved.",
+            f"{best.val_acc:.1%} at epoch {best.epoch}{_balanced_note(best)}; that model is the one saved.",
             None,
             stop=True,
         )
     return None
+
+
+def _balanced_note(m: EpochMetrics) -> str:
+    if m.val_balanced_acc is None or abs(m.val_balanced_acc - m.val_acc) < 0.005:
+        return ""
+    return f" (balanced accuracy {m.val_balanced_acc:.1%}, which is what picks the best)"
 
 
 def stuck_at_chance(history: Sequence[EpochMetrics], command: str = "dfcoach train") -> Advice | None:
@@ -97,6 +112,18 @@ def stuck_at_chance(history: Sequence[EpochMetrics], command: str = "dfcoach tra
             _chance_checklist(command),
         )
     if last.epoch < CHANCE_AFTER_EPOCHS:
+        return None
+    if last.val_balanced_acc is not None:
+        # Balanced accuracy says it directly; plain accuracy near the bigger class's share may be a
+        # model that learned something and happens to score that, or one that guesses.
+        if abs(last.val_balanced_acc - 0.5) <= CHANCE_MARGIN:
+            return Advice(
+                "stuck_at_chance",
+                f"Stuck at chance: after {last.epoch} epochs the model is right on {last.val_balanced_acc:.1%} of real and fake "
+                f"validation images on average (validation accuracy {last.val_acc:.1%}), about 50%, a coin toss. "
+                "The model is not learning yet.",
+                _chance_checklist(command),
+            )
         return None
     near_half = abs(last.val_acc - 0.5) <= CHANCE_MARGIN
     near_majority = abs(last.val_acc - last.val_majority) <= CHANCE_MARGIN

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -27,11 +28,16 @@ from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
-from deepfake_coach.train.data import SplitImages, batches, load_split, to_tensor
-from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, get_spec
+from deepfake_coach.train.data import SplitImages, batches, load_split, random_crops, to_tensor, typical_image_size
+from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, default_image_size, get_spec
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 RUN_STATE = "state.json"
+
+# The recipe (docs/real-faces.md says why, benchmarks/real_faces.py measures it).
+WEIGHT_DECAY = 1e-4  # AdamW: keeps weights small, so a few hundred images are not simply memorised
+LABEL_SMOOTHING = 0.1  # aim for 0.95, not 1.0: an over-confident model stops learning from images it already gets right
+WARMUP_SHARE = 0.2  # one-cycle schedule: the learning rate climbs for the first 20% of the steps, then falls
 
 
 class TrainReporter:
@@ -112,14 +118,34 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, cr
     return logits.detach(), loss.detach()
 
 
+def one_cycle_lr(done: float, peak: float, warmup: float = WARMUP_SHARE) -> float:
+    """The learning rate when a share `done` (0 to 1) of training is done: from peak/25 up to `peak`
+    (a warm-up, while the weights are still random), then down to nearly zero along a cosine
+    (Smith's one-cycle schedule). A function of progress, so a resumed run or smaller batches
+    after running out of memory follow the same curve."""
+    done = min(max(done, 0.0), 1.0)
+    if done < warmup:
+        return peak / 25 + (peak - peak / 25) * done / warmup
+    return peak / 1e4 + (peak - peak / 1e4) * 0.5 * (1 + math.cos(math.pi * (done - warmup) / (1 - warmup)))
+
+
 def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criterion, device, seed: int, epoch: int,
-                    progress: Progress, description: str, scaler=None) -> tuple[float, float]:
+                    progress: Progress, description: str, scaler=None, crop: int | None = None, balanced: bool = False,
+                    lr_at=None) -> tuple[float, float]:
+    """One pass over the training images (drawn class-balanced when `balanced`), on random `crop`-pixel
+    crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step."""
     model.train()
     flips = torch.Generator().manual_seed(seed * 1000 + epoch)
+    crops = np.random.default_rng([seed, epoch, 1])
     total_loss, correct, seen = 0.0, 0, 0
     n_batches = (len(data) + batch_size - 1) // batch_size
     with progress.task(description, total=n_batches, unit="batches") as task:
-        for images, labels in batches(data, batch_size, shuffle=True, seed=seed, epoch=epoch):
+        for index, (images, labels) in enumerate(batches(data, batch_size, shuffle=True, seed=seed, epoch=epoch, balanced=balanced)):
+            if lr_at is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(index / n_batches)
+            if crop is not None:
+                images = random_crops(images, crop, crops)
             flip = torch.rand(len(labels), generator=flips) < 0.5
             x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, flip, channels_last=device.type == "cuda")
             y = torch.from_numpy(labels).to(device)
@@ -138,19 +164,27 @@ def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criter
 
 
 @torch.no_grad()
-def evaluate(model, data: SplitImages, batch_size: int, criterion, device) -> tuple[float, float, float]:
-    """(loss, accuracy, share of images called fake)."""
+def evaluate(model, data: SplitImages, batch_size: int, criterion, device) -> tuple[float, float, float, float]:
+    """(loss, accuracy, share of images called fake, balanced accuracy) on whole images.
+
+    Balanced accuracy is the mean of the accuracy on real images and on fake images: 50% is
+    chance whatever the share of each class, where plain accuracy flatters a model that
+    calls everything "real" when most images are real."""
     model.eval()
-    total_loss, correct, called_fake = 0.0, 0, 0
+    total_loss, called_fake = 0.0, 0
+    correct = np.zeros(2)
     for images, labels in batches(data, batch_size, shuffle=False):
         x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, channels_last=device.type == "cuda")
         y = torch.from_numpy(labels).to(device)
         logits = model(x).float()
         total_loss += float(criterion(logits, y)) * len(labels)
         predicted = logits.argmax(1)
-        correct += int((predicted == y).sum())
+        hits = (predicted == y).cpu().numpy()
+        correct += np.bincount(labels, weights=hits, minlength=2)[:2]
         called_fake += int((predicted == CLASS_NAMES.index("fake")).sum())
-    return total_loss / len(data), correct / len(data), called_fake / len(data)
+    counts = np.bincount(data.labels, minlength=2)[:2]
+    balanced = float(np.mean(correct[counts > 0] / counts[counts > 0]))
+    return total_loss / len(data), float(correct.sum()) / len(data), called_fake / len(data), balanced
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -250,7 +284,10 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         config = TrainConfig(**previous["config"])
         pretrained = False  # the weights come from the run itself
     spec = get_spec(config.model)
-    size = config.image_size or spec.native_size
+    if previous is not None:
+        size = int(previous["image_size"])  # what the run started with, even if the images changed since
+    else:
+        size = config.image_size or default_image_size(config.model, typical_image_size(Path(data_dir)) if spec.follows_data else None)
     check_image_size(config.model, size)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -259,17 +296,18 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     model = build_model(config.model, pretrained=pretrained).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
-    criterion = nn.CrossEntropyLoss()
+    criterion = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+    plain_loss = nn.CrossEntropyLoss()  # validation loss without smoothing: 0.69 is a coin toss, 0 is perfect
+    crop = spec.crop_size(size)
+    balanced = len(set(np.bincount(train.labels, minlength=2).tolist())) > 1
     history: list[EpochMetrics] = []
     batch_size, start_epoch = config.batch_size, 1
 
     if previous is not None:
         model.load_state_dict(previous["state_dict"])
         optimizer.load_state_dict(previous["optimizer"])
-        scheduler.load_state_dict(previous["scheduler"])
         torch.set_rng_state(previous["rng"])
         history = [EpochMetrics(**m) for m in previous["history"]]
         batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
@@ -290,7 +328,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     def save_last(epoch: int) -> None:
         save_checkpoint(run_dir / "last.pth", make_checkpoint(
             model, config.model, size, asdict(history[-1]) if history else {}, config.model_dump(mode="json"), epoch,
-            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), rng=torch.get_rng_state(),
+            optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
             history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path)))
 
     coach = Coach(patience=config.patience, command="dfcoach train")
@@ -306,14 +344,16 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             while epoch <= config.epochs:
                 epoch_started = time.monotonic()
                 before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()))
+                lr_at = lambda share, epoch=epoch: one_cycle_lr((epoch - 1 + share) / config.epochs, config.lr)  # noqa: E731
                 try:
-                    train_loss, train_acc = train_one_epoch(model, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress, f"Epoch {epoch}/{config.epochs}", scaler)
+                    train_loss, train_acc = train_one_epoch(model, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
+                                                            f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at)
                 except OutOfMemory:
                     batch_size = _recover_from_oom(model, optimizer, before, batch_size, device, reporter, log)
                     continue  # the same epoch again, with smaller batches
-                val_loss, val_acc, fake_share = evaluate(model, val, batch_size, criterion, device)
-                metrics = EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc, fake_share, val_majority, scheduler.get_last_lr()[0], time.monotonic() - epoch_started)
-                scheduler.step()
+                val_loss, val_acc, fake_share, val_balanced = evaluate(model, val, batch_size, plain_loss, device)
+                metrics = EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc, fake_share, val_majority, optimizer.param_groups[0]["lr"],
+                                       time.monotonic() - epoch_started, val_balanced_acc=val_balanced)
                 history.append(metrics)
                 _append_metrics(run_dir / "metrics.csv", metrics)
                 saved = None

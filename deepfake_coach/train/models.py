@@ -1,5 +1,8 @@
 """The models a beginner can train, by name, each with its native input size.
 
+`noise_cnn` (the default) looks for what fakes leave behind in the fine noise of
+an image: fixed high-pass filters first, then a small CNN; it trains on crops at
+the image's own resolution and judges the whole image (see docs/real-faces.md).
 `custom_cnn` is dfcoach's own small network, fast on a CPU. `meso4` is MesoNet
 (Afchar et al., 2018), a detector designed for deepfakes: few parameters,
 attention to mesoscopic detail. The torchvision backbones are the classic
@@ -56,6 +59,54 @@ class CustomCNN(nn.Module):
         return self.head(self.features(x))
 
 
+# The three classic high-pass filters of image forensics' "rich models" (SRM; Fridrich & Kodovsky,
+# 2012, as used by Zhou et al., 2018): a 3x3 and a 5x5 second-order residual and a
+# horizontal second difference; the vertical one is added as the fourth. Each predicts a pixel from
+# its neighbours and keeps the error, which removes the face and keeps the noise.
+SRM_KERNELS = (
+    ((0, 0, 0, 0, 0), (0, -1, 2, -1, 0), (0, 2, -4, 2, 0), (0, -1, 2, -1, 0), (0, 0, 0, 0, 0)),
+    ((-1, 2, -2, 2, -1), (2, -6, 8, -6, 2), (-2, 8, -12, 8, -2), (2, -6, 8, -6, 2), (-1, 2, -2, 2, -1)),
+    ((0, 0, 0, 0, 0), (0, 0, 0, 0, 0), (0, 1, -2, 1, 0), (0, 0, 0, 0, 0), (0, 0, 0, 0, 0)),
+    ((0, 0, 0, 0, 0), (0, 0, 1, 0, 0), (0, 0, -2, 0, 0), (0, 0, 1, 0, 0), (0, 0, 0, 0, 0)),
+)
+SRM_SCALES = (4, 12, 2, 2)
+
+
+class HighPass(nn.Module):
+    """Fixed SRM filters on each colour channel: 3 channels in, 12 noise residuals out. Not trained:
+    with a few hundred images, a learned first layer would rather learn the faces than their noise."""
+
+    def __init__(self):
+        super().__init__()
+        kernels = torch.tensor(SRM_KERNELS, dtype=torch.float32) / torch.tensor(SRM_SCALES, dtype=torch.float32).view(-1, 1, 1)
+        self.register_buffer("weight", kernels.unsqueeze(1).repeat(3, 1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x, self.weight, padding=2, groups=3)
+
+
+class NoiseCNN(nn.Module):
+    """High-pass residuals, normalised, then a small CNN that keeps full resolution in its first
+    block (no early downsampling: that is where the traces are), global average pooling and a linear
+    layer. Fully convolutional: trained on crops, it judges a whole image at once."""
+
+    def __init__(self, num_classes: int = 2, width: int = 16):
+        super().__init__()
+        self.residuals = HighPass()
+        self.features = nn.Sequential(
+            nn.BatchNorm2d(12),
+            *_conv_block(12, width)[:-1],  # full resolution
+            _conv_block(width, width),
+            _conv_block(width, 2 * width),
+            _conv_block(2 * width, 4 * width),
+            _conv_block(4 * width, 4 * width),
+        )
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * width, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.residuals(x)))
+
+
 class Meso4(nn.Module):
     """MesoNet's Meso-4: 3x3 then 5x5 convolutions with 8-8-16-16 channels, each with
     BatchNorm and pooling, then dropout, a 16-unit dense layer, dropout, the output.
@@ -91,6 +142,15 @@ class ModelSpec:
     build: Callable[[int], nn.Module]  # num_classes -> an untrained model
     weights: str | None = None  # torchvision weights enum ("ResNet18_Weights") when pretrained weights exist
     min_size: int = 32  # smaller inputs vanish in the pooling layers
+    # Training on random crops of this share of the image size, at full resolution, and judging the
+    # whole image (fully convolutional); None: whole images both times.
+    train_crop: float | None = None
+    # Work at the images' own resolution, up to native_size, rather than resizing them to native_size:
+    # upscaling small pictures would smear the fine detail this model reads.
+    follows_data: bool = False
+
+    def crop_size(self, image_size: int) -> int | None:
+        return None if self.train_crop is None else max(self.min_size, round(image_size * self.train_crop))
 
 
 def _torchvision(name: str, replace_head: Callable[[nn.Module, int], None]) -> Callable[[int], nn.Module]:
@@ -115,6 +175,8 @@ def _last_linear_head(model: nn.Module, n: int) -> None:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
+        ModelSpec("noise_cnn", "dfcoach's default: looks at the fine noise where fakes leave traces; learns from few images",
+                  256, NoiseCNN, min_size=32, train_crop=0.5, follows_data=True),
         ModelSpec("custom_cnn", "dfcoach's small CNN: fast on a CPU, a good first model", 128, CustomCNN, min_size=16),
         ModelSpec("meso4", "MesoNet (2018), built for deepfakes: 28k parameters", 256, Meso4),
         ModelSpec("resnet18", "ResNet-18 (torchvision): 11M parameters, strong with --pretrained", 224,
@@ -132,6 +194,15 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise UsageError(f"There is no model called {name!r}.", hint=f"Choose one of: {', '.join(MODELS)}.") from None
+
+
+def default_image_size(name: str, typical_size: int | None) -> int:
+    """The image size a model trains at when --image-size is not given: its native size, or for a model
+    that follows the data, the images' own size (`typical_size`) within [min_size, native_size]."""
+    spec = get_spec(name)
+    if spec.follows_data and typical_size:
+        return max(spec.min_size, min(spec.native_size, typical_size))
+    return spec.native_size
 
 
 def check_image_size(name: str, size: int) -> None:

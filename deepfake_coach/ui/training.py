@@ -13,6 +13,13 @@ from deepfake_coach.train.coach import Advice, EpochMetrics
 from deepfake_coach.train.loop import RunInfo, TrainReporter, TrainResult
 
 
+def _balanced(m: EpochMetrics, digits: int = 2) -> str:
+    """Balanced accuracy next to accuracy, when the classes are unequal enough for them to differ."""
+    if m.val_balanced_acc is None or abs(m.val_balanced_acc - m.val_acc) < 0.005:
+        return ""
+    return f" (balanced {m.val_balanced_acc:.{digits}%})"
+
+
 class ConsoleReporter(TrainReporter):
     def __init__(self, console: Console):
         self.console = console
@@ -32,7 +39,7 @@ class ConsoleReporter(TrainReporter):
     def epoch_done(self, m: EpochMetrics, total_epochs: int, saved: Path | None) -> None:
         self.console.print(
             f"Epoch {m.epoch}/{total_epochs}: train loss {m.train_loss:.4f}, acc {m.train_acc:.2%} | "
-            f"val loss {m.val_loss:.4f}, acc {m.val_acc:.2%} | {m.seconds:.1f} s"
+            f"val loss {m.val_loss:.4f}, acc {m.val_acc:.2%}{_balanced(m)} | {m.seconds:.1f} s"
         )
         if saved is not None:
             self.console.print(f"  [green]New best model saved: {escape(str(saved))}[/green]")
@@ -52,7 +59,7 @@ def render_summary(result: TrainResult, checklist: list[tuple[bool, str, str]], 
     minutes, seconds = divmod(int(result.seconds), 60)
     ending = "stopped early" if result.stopped_early else "finished"
     console.print(f"\n[bold]Training {ending}[/bold] in {minutes} min {seconds} s. Best validation accuracy: "
-                  f"[bold]{best.val_acc:.1%}[/bold] at epoch {best.epoch}.")
+                  f"[bold]{best.val_acc:.1%}[/bold]{_balanced(best, 1)} at epoch {best.epoch}.")
     console.print(f"  Best model:  {escape(str(result.run.best_path))}")
     console.print(f"  Run files:   {escape(str(result.run.run_dir))}/ (curves.png shows the learning curves)")
     if checklist:
