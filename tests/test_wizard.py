@@ -241,3 +241,20 @@ def test_kaggle_with_credentials_downloads_then_prepares(kaggle, home):
     assert (home.parent / "project" / "downloads").is_dir()
     assert (home.parent / "project" / "dataset" / "train" / "fake").is_dir()
     assert "GOOD_KEY" not in run.text and "0123456789abcdef" not in run.text
+
+
+def test_kaggle_ctrl_c_at_the_token_question_stops_rather_than_asking_for_a_zip(home):
+    class StopsAtFirstQuestion(ScriptedPrompter):
+        def _take(self, question, flag):
+            self.asked.append(flag)
+            if len(self.asked) == 1:
+                raise Interrupted("Stopped by you.")  # what questionary does on Ctrl-C
+            raise AssertionError(f"asked {flag} after the person pressed Ctrl-C")
+
+    _short_runs()
+    run = Run(dataset="kaggle_140k", yes=True)
+    run.prompter = StopsAtFirstQuestion({})
+    with pytest.raises(Interrupted) as caught:
+        run()
+    assert "Stopped at step 3" in caught.value.message
+    assert len(run.prompter.asked) == 1

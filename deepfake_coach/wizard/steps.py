@@ -124,7 +124,7 @@ def _get_faceforensics(wizard: Wizard, data_dir: Path) -> None:
 def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
     """Credentials and the download when possible; a zip downloaded in a browser otherwise."""
     from deepfake_coach.data.sources.kaggle_140k import download_archive, prepare_dataset
-    from deepfake_coach.errors import CoachError
+    from deepfake_coach.errors import CoachError, Interrupted
     from deepfake_coach.kaggle.setup import setup_credentials
 
     archive = wizard.options.archive
@@ -133,6 +133,8 @@ def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
         try:
             setup_credentials(wizard.answers.prompter, tell=lambda line: wizard.out.print(escape(line)))
             archive = download_archive(wizard.project_dir / "downloads", progress=wizard.progress).path
+        except Interrupted:
+            raise  # Ctrl-C means stop, not "use a zip instead"
         except CoachError as error:  # no token, offline, refused, "not now": the browser route still works
             wizard.out.print(f"[yellow]{escape(error.message)}[/yellow]")
             wizard.out.print(texts.KAGGLE_BROWSER_ROUTE)
