@@ -261,6 +261,7 @@ def init(
     source: Annotated[Optional[Path], typer.Option(help="folder: your folder with real/ and fake/; faceforensics: the download folder.", show_default=False)] = None,
     archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser (or its unzipped folder).", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option(help="The model to train (see `dfcoach train --help`).", show_default=False)] = None,
+    pretrained: Annotated[Optional[bool], typer.Option("--pretrained/--from-scratch", help="torchvision models: start from ImageNet weights. [default: yes when they are on this computer]", show_default=False)] = None,
     image_size: Annotated[Optional[int], typer.Option(help="Pixels per side. [default: the model's own size]", show_default=False)] = None,
     images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class.")] = 500,
     seed: Seed = 0,
@@ -275,7 +276,7 @@ def init(
     from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
 
     session = _session(ctx)
-    options = InitOptions(dataset=dataset, data_dir=data_dir, source=source, archive=archive, model=model, image_size=image_size,
+    options = InitOptions(dataset=dataset, data_dir=data_dir, source=source, archive=archive, model=model, pretrained=pretrained, image_size=image_size,
                           images_per_class=images_per_class, seed=seed, replace_data=replace_data, restart=restart, full=full,
                           deploy=deploy, env_file=env_file, yes=yes)
     run_wizard(STEPS, options, session.prompter(), session.progress(), console.out(), console.err())

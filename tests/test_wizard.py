@@ -258,3 +258,30 @@ def test_kaggle_ctrl_c_at_the_token_question_stops_rather_than_asking_for_a_zip(
         run()
     assert "Stopped at step 3" in caught.value.message
     assert len(run.prompter.asked) == 1
+
+
+def test_imagenet_weights_on_disk_are_offered(project, monkeypatch):
+    import torch
+    import torchvision
+
+    from deepfake_coach.train.models import get_spec, pretrained_weights_path
+
+    monkeypatch.setenv("TORCH_HOME", str(project / "torch"))
+    path = pretrained_weights_path(get_spec("mobilenet_v3_small"))
+    path.parent.mkdir(parents=True)
+    torch.save(torchvision.models.mobilenet_v3_small(weights=None).state_dict(), path)
+
+    class Recording(ScriptedPrompter):
+        def select(self, question, choices, *, flag, default=None):
+            self.titles = [choice.title for choice in choices]
+            return super().select(question, choices, flag=flag, default=default)
+
+    run = Run(dataset="tiny_demo", full=False, deploy=False)
+    run.prompter = Recording({"--model": "mobilenet_v3_small", "--pretrained or --from-scratch": True})
+    run()
+    assert run.prompter.asked == ["--model", "--pretrained or --from-scratch"]
+    assert any(t.startswith("mobilenet_v3_small") and "ImageNet weights on this computer" in t for t in run.prompter.titles)
+    assert not any(t.startswith("noise_cnn") and "ImageNet" in t for t in run.prompter.titles)
+    quick = next((project / "runs").iterdir())
+    assert "pretrained: true" in (quick / "config.yaml").read_text()
+    assert load_project_config(project / "dfcoach.yaml").wizard.pretrained is True

@@ -28,6 +28,7 @@ class InitOptions:
     source: Path | None = None  # a folder of your own images, or a FaceForensics++ download
     archive: Path | None = None  # the Kaggle zip downloaded in a browser
     model: str | None = None
+    pretrained: bool | None = None  # start a torchvision model from ImageNet weights
     image_size: int | None = None
     images_per_class: int = 500  # the demo's size
     seed: int = 0

@@ -174,10 +174,12 @@ def _check_dataset(wizard: Wizard, data_dir: Path) -> None:
 
 
 def quick_run(wizard: Wizard) -> None:
-    from deepfake_coach.train.models import MODELS
+    from deepfake_coach.train.models import MODELS, pretrained_available
 
     options, train = wizard.options, wizard.config.train
-    choices = [Choice(name, f"{name}: {spec.summary}") for name, spec in MODELS.items()]
+    on_disk = {name for name in MODELS if pretrained_available(name)}  # ImageNet weights already here: no download
+    choices = [Choice(name, f"{name}: {spec.summary}" + (" (ImageNet weights on this computer)" if name in on_disk else ""))
+               for name, spec in MODELS.items()]
     if options.model is not None and options.model not in MODELS:
         raise UsageError(f"There is no model called {options.model!r}.", hint=f"Use --model with one of: {', '.join(MODELS)}.")
     saved = train.model if wizard.continuing and "model" in train.model_fields_set else None
@@ -186,6 +188,15 @@ def quick_run(wizard: Wizard) -> None:
         train.model = model
     if options.image_size is not None:
         train.image_size = options.image_size
+    state = wizard.config.wizard
+    if options.pretrained is not None:
+        state.pretrained = options.pretrained
+    elif model in on_disk:
+        state.pretrained = wizard.answers.confirm(
+            f"ImageNet weights for {model} are on this computer. Start from them? (From few real photos, a model "
+            "that has already learned to see usually learns faster.)", flag="--pretrained or --from-scratch", given=None, default=True)
+    else:
+        state.pretrained = False
     wizard.save()  # later `dfcoach train` runs use the same choices
 
     wizard.out.print(texts.QUICK_RUN_INTRO)
@@ -203,7 +214,8 @@ def _train(wizard: Wizard, quick: bool, resume: str | None = None):
 
     config = resolve_train_config({"seed": wizard.options.seed}, wizard.config.train, quick=quick)
     reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.err), remember=not quick)
-    result = fit(config, wizard.config.data.dir, wizard.project_dir, resume=resume, progress=wizard.progress, reporter=reporter)
+    result = fit(config, wizard.config.data.dir, wizard.project_dir, pretrained=wizard.config.wizard.pretrained, resume=resume,
+                 progress=wizard.progress, reporter=reporter)
     render_summary(result, [], wizard.out)
     wizard.notes["last_result"] = result
     return result
