@@ -25,7 +25,7 @@ from deepfake_coach.ui.prompts import make_prompter
 
 app = typer.Typer(
     name="dfcoach",
-    help="Train your first deepfake detector, step by step. Start with: dfcoach data download tiny_demo",
+    help="Train your first deepfake detector, step by step. Start with: dfcoach init",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
@@ -105,6 +105,38 @@ def root(
     """Train your first deepfake detector, step by step."""
     console.configure(quiet=quiet, no_color=no_color)
     ctx.obj = Session(progress_mode=progress, quiet=quiet, no_input=no_input)
+
+
+# --- dfcoach init -----------------------------------------------------------------------------
+
+
+@_command(app, "init")
+def init(
+    ctx: typer.Context,
+    dataset: Annotated[Optional[str], typer.Option(help="tiny_demo, kaggle_140k, faceforensics, folder or sample.", show_default=False)] = None,
+    data_dir: DataDir = None,
+    source: Annotated[Optional[Path], typer.Option(help="folder: your folder with real/ and fake/; faceforensics: the download folder.", show_default=False)] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser (or its unzipped folder).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="The model to train (see `dfcoach train --help`).", show_default=False)] = None,
+    pretrained: Annotated[Optional[bool], typer.Option("--pretrained/--from-scratch", help="torchvision models: start from ImageNet weights. [default: yes when they are on this computer]", show_default=False)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Pixels per side. [default: the model's own size]", show_default=False)] = None,
+    images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class.")] = 500,
+    seed: Seed = 0,
+    replace_data: Annotated[Optional[bool], typer.Option("--replace-data/--keep-data", help="Replace a dataset already in the data folder, or train on it.", show_default=False)] = None,
+    restart: Annotated[Optional[bool], typer.Option("--restart/--continue", help="Start over, or continue where you stopped last time.", show_default=False)] = None,
+    full: Annotated[Optional[bool], typer.Option("--full/--skip-full", help="Run the full training after the quick run. [default with --yes: skip]", show_default=False)] = None,
+    deploy: Annotated[Optional[bool], typer.Option("--deploy/--no-deploy", help="Write the model into the .env of the inference service.", show_default=False)] = None,
+    env_file: Annotated[Optional[Path], typer.Option(help="The .env file to write. [default: .env]", show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take the default answer to every question.")] = False,
+) -> None:
+    """The guided journey: dataset, quick run, full run, evaluation, checklist, deployment."""
+    from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
+
+    session = _session(ctx)
+    options = InitOptions(dataset=dataset, data_dir=data_dir, source=source, archive=archive, model=model, pretrained=pretrained, image_size=image_size,
+                          images_per_class=images_per_class, seed=seed, replace_data=replace_data, restart=restart, full=full,
+                          deploy=deploy, env_file=env_file, yes=yes)
+    run_wizard(STEPS, options, session.prompter(), session.progress(), console.out(), console.err())
 
 
 # --- dfcoach data ------------------------------------------------------------------------------
@@ -248,38 +280,6 @@ def train(
     config = resolve_train_config(flags, project.train, quick=quick)
     result = fit(config, data_dir, pretrained=pretrained, resume=resume, progress=session.progress(), reporter=ConsoleReporter(console.err()))
     render_summary(result, success_checklist(data_dir), console.out())
-
-
-# --- dfcoach init -----------------------------------------------------------------------------
-
-
-@_command(app, "init")
-def init(
-    ctx: typer.Context,
-    dataset: Annotated[Optional[str], typer.Option(help="tiny_demo, kaggle_140k, faceforensics, folder or sample.", show_default=False)] = None,
-    data_dir: DataDir = None,
-    source: Annotated[Optional[Path], typer.Option(help="folder: your folder with real/ and fake/; faceforensics: the download folder.", show_default=False)] = None,
-    archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser (or its unzipped folder).", show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option(help="The model to train (see `dfcoach train --help`).", show_default=False)] = None,
-    pretrained: Annotated[Optional[bool], typer.Option("--pretrained/--from-scratch", help="torchvision models: start from ImageNet weights. [default: yes when they are on this computer]", show_default=False)] = None,
-    image_size: Annotated[Optional[int], typer.Option(help="Pixels per side. [default: the model's own size]", show_default=False)] = None,
-    images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class.")] = 500,
-    seed: Seed = 0,
-    replace_data: Annotated[Optional[bool], typer.Option("--replace-data/--keep-data", help="Replace a dataset already in the data folder, or train on it.", show_default=False)] = None,
-    restart: Annotated[Optional[bool], typer.Option("--restart/--continue", help="Start over, or continue where you stopped last time.", show_default=False)] = None,
-    full: Annotated[Optional[bool], typer.Option("--full/--skip-full", help="Run the full training after the quick run. [default with --yes: skip]", show_default=False)] = None,
-    deploy: Annotated[Optional[bool], typer.Option("--deploy/--no-deploy", help="Write the model into the .env of the inference service.", show_default=False)] = None,
-    env_file: Annotated[Optional[Path], typer.Option(help="The .env file to write. [default: .env]", show_default=False)] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Take the default answer to every question.")] = False,
-) -> None:
-    """The guided journey: dataset, quick run, full run, evaluation, checklist, deployment."""
-    from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
-
-    session = _session(ctx)
-    options = InitOptions(dataset=dataset, data_dir=data_dir, source=source, archive=archive, model=model, pretrained=pretrained, image_size=image_size,
-                          images_per_class=images_per_class, seed=seed, replace_data=replace_data, restart=restart, full=full,
-                          deploy=deploy, env_file=env_file, yes=yes)
-    run_wizard(STEPS, options, session.prompter(), session.progress(), console.out(), console.err())
 
 
 def _data_dir(flag: Path | None) -> Path:
