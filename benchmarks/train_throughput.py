@@ -1,6 +1,6 @@
 """Training throughput: dfcoach's pipeline against a plain ImageFolder loader and the model alone.
 
-    python benchmarks/train_throughput.py [--data DATASET] [--model custom_cnn] [--batches 40]
+    python benchmarks/train_throughput.py [--data DATASET] [--model noise_cnn] [--batches 40]
 
 In one run, on the same images, model, batch size and number of steps:
   * in memory:   the model alone, on tensors already in memory (the ceiling);
@@ -9,6 +9,9 @@ In one run, on the same images, model, batch size and number of steps:
 Targets (issue: the training coach): dfcoach >= 3x ImageFolder, and >= 90% of in memory.
 When the model itself is the bottleneck (a CPU), no loader can be 3x another that costs
 less than the model: the script also prints the loaders alone, without a model.
+Each pipeline feeds the model what dfcoach's recipe trains on: for a model that trains on crops
+(noise_cnn: random squares of half the image, at full resolution) the plain loader gets the
+same RandomCrop, so all three do the same arithmetic.
 Without --data it makes 2,000 demo faces at 256 px (like the Kaggle 140k images) in a temporary folder.
 Also prints the peak memory (max RSS) of the process.
 """
@@ -26,7 +29,7 @@ import torch
 from torch import nn
 
 from deepfake_coach.data.sources import tiny_demo
-from deepfake_coach.train.data import batches, load_split, to_tensor
+from deepfake_coach.train.data import batches, load_split, random_crops, to_tensor
 from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD, build_model, get_spec
 
 
@@ -65,12 +68,14 @@ def repeat(make_iterator):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path)
-    parser.add_argument("--model", default="custom_cnn")
+    parser.add_argument("--model", default="noise_cnn")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=40)
     args = parser.parse_args()
     torch.manual_seed(0)
-    size = get_spec(args.model).native_size
+    spec = get_spec(args.model)
+    size = spec.native_size
+    crop = spec.crop_size(size)  # None: the model trains on whole images
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data or Path(tmp) / "dataset"
         if args.data is None:
@@ -82,10 +87,13 @@ def main() -> None:
         model = build_model(args.model)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
         flips = torch.Generator().manual_seed(0)
+        crops = np.random.default_rng(0)
 
-        def dfcoach_batches():
+        def dfcoach_batches():  # as train/loop.py's train_one_epoch makes them
             for epoch in range(1000):
                 for images, labels in batches(train, args.batch_size, shuffle=True, epoch=epoch):
+                    if crop is not None:
+                        images = random_crops(images, crop, crops)
                     flip = torch.rand(len(labels), generator=flips) < 0.5
                     yield to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, flip=flip), torch.from_numpy(labels)
 
@@ -96,8 +104,9 @@ def main() -> None:
 
         plain = torchvision.datasets.ImageFolder(
             str(data_dir / "train"),
-            transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.RandomHorizontalFlip(),
-                                transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]),
+            transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size)]
+                               + ([transforms.RandomCrop(crop)] if crop is not None else [])
+                               + [transforms.RandomHorizontalFlip(), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]),
         )
         loader = torch.utils.data.DataLoader(plain, batch_size=args.batch_size, shuffle=True, num_workers=0)
 
@@ -110,7 +119,8 @@ def main() -> None:
             "dfcoach": loader_only(dfcoach_batches(), args.batches),
             "ImageFolder": loader_only(repeat(lambda: iter(loader)), args.batches),
         }
-    print(f"model {args.model}, {size} px, batch {args.batch_size}, {args.batches} steps each, {torch.get_num_threads()} threads")
+    cropped = f", trained on {crop} px crops" if crop is not None else ""
+    print(f"model {args.model}, {size} px{cropped}, batch {args.batch_size}, {args.batches} steps each, {torch.get_num_threads()} threads")
     for name, rate in figures.items():
         print(f"  {name:12s} {rate:8.1f} images/s")
     ratio_plain = figures["dfcoach"] / figures["ImageFolder"]
