@@ -22,6 +22,7 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
     """Each item of the guide's checklist, ticked or not; `env_file` defaults to project_dir/.env."""
     from deepfake_coach.data.checks import check_dataset
     from deepfake_coach.deploy import read_deployment
+    from deepfake_coach.serve.settings import env_file_flag
     from deepfake_coach.errors import CoachError
     from deepfake_coach.inference import Detector
 
@@ -39,7 +40,7 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
         except CoachError:
             pass
     accuracy = f" (best {best_acc:.1%})" if best_acc is not None else ""
-    deploy = "dfcoach deploy" + ("" if env_file == Path(".env") else f" --env-file {env_file}")
+    deploy = f"dfcoach deploy{env_file_flag(env_file)}"
     return [
         Item(report.fit_to_train, "Dataset organized and fit to train", f"dfcoach data check --data-dir {data_dir}"),
         Item(state.get("status") == "finished", "A training run completed without errors", "dfcoach train --quick"),

@@ -547,10 +547,6 @@ def _record_dataset_choice(data_dir: Path, source: str) -> None:
 # --- deploy and serve -------------------------------------------------------------------------
 
 
-def _env_flag(env_file: Path) -> str:
-    return "" if env_file == Path(".env") else f" --env-file {env_file}"
-
-
 @_command(app, "deploy")
 def deploy(
     model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
@@ -564,6 +560,7 @@ def deploy(
     and the old file is backed up beside it.
     """
     from deepfake_coach.deploy import check_service, deploy_model
+    from deepfake_coach.serve.settings import env_file_flag
     from deepfake_coach.ui.deploy import render_deployment
 
     env_file = _env_file(env_file)
@@ -581,7 +578,7 @@ def deploy(
             f"(fake probability {analysis['fake_probability']:.2f}) in {analysis['inference_ms']:.0f} ms."
         )
     url = f"http://127.0.0.1:{port}"
-    console.next_step(f"dfcoach serve{_env_flag(env_file)}" + ("" if port == 5000 else f" --port {port}"),
+    console.next_step(f"dfcoach serve{env_file_flag(env_file)}" + ("" if port == 5000 else f" --port {port}"),
                       why="Start the service (or restart your own service so it reads the new .env)")
     console.info("Then, in another terminal:")
     console.info(f"  curl {url}/health")

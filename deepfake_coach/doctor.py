@@ -329,9 +329,10 @@ def _finished_run_health(run: Path, state: dict, log_text: str) -> Finding:
 def deployed_model(context: DoctorContext) -> Finding:
     """What the service would load from .env, judged exactly as `dfcoach serve` judges it."""
     from deepfake_coach.deploy import read_deployment
+    from deepfake_coach.serve.settings import env_file_flag
 
     env_file = Path(context.env_file)
-    deploy = "dfcoach deploy" + ("" if env_file == Path(".env") else f" --env-file {env_file}")
+    deploy = f"dfcoach deploy{env_file_flag(env_file)}"
     status = read_deployment(env_file)
     if not status.env_exists:
         return ok(f"Not deployed yet (no {env_file}).", deploy)

@@ -29,6 +29,11 @@ DEFAULT_PORT = 5000
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 
 
+def env_file_flag(env_file: Path) -> str:
+    """` --env-file X` for the commands dfcoach prints, or nothing for the default .env."""
+    return "" if Path(env_file) == DEFAULT_ENV_FILE else f" --env-file {env_file}"
+
+
 class ModelUnavailable(CoachError):
     """The settings do not lead to a model the service can load: `message` says why, `hint` the fix."""
 
@@ -65,8 +70,7 @@ class ServeSettings:
         return path if path.is_absolute() else self.env_folder / path
 
     def _deploy_command(self) -> str:
-        where = "" if self.env_file == DEFAULT_ENV_FILE else f" --env-file {self.env_file}"
-        return f"dfcoach deploy{where}"
+        return f"dfcoach deploy{env_file_flag(self.env_file)}"
 
     def check_keys(self) -> Path:
         """The model file the keys point at, or `ModelUnavailable` saying which key is wrong."""

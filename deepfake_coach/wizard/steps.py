@@ -329,8 +329,9 @@ def checklist(wizard: Wizard) -> None:
 
 
 def farewell(wizard: Wizard) -> None:
-    env_file = wizard.config.deploy.env_file
-    serve = "dfcoach serve" + ("" if env_file == Path(".env") else f" --env-file {env_file}")
+    from deepfake_coach.serve.settings import env_file_flag
+
+    serve = f"dfcoach serve{env_file_flag(wizard.config.deploy.env_file)}"
     wizard.out.print(texts.FAREWELL.format(serve=escape(serve)))
 
 
