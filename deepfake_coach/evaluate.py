@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deepfake_coach.data.layout import CLASSES, DEFAULT_DATA_DIR, IMAGE_EXTENSIONS, SPLITS, visible_files
+from deepfake_coach.data.layout import CLASSES, DEFAULT_DATA_DIR, SPLITS
 from deepfake_coach.errors import DataError, UsageError, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.predict import check_threshold, judge_pictures
@@ -89,18 +89,17 @@ def split_images(data_dir: Path, split: str) -> list[tuple[Path, str]]:
             f"The dataset {data_dir} has no {split}/ folder.",
             hint=f"Run `dfcoach data check --data-dir {data_dir}` to see its layout, or choose another --split.",
         )
-    images: list[tuple[Path, str]] = []
-    for label in CLASSES:
-        folder = data_dir / split / label
-        found = [p for p in visible_files(folder) if p.suffix.lower() in IMAGE_EXTENSIONS] if folder.is_dir() else []
-        if not found:
+    from deepfake_coach.train.data import split_files
+
+    files = split_files(data_dir, split)
+    for index, label in enumerate(CLASSES):
+        if not any(label_index == index for _, label_index in files):
             raise DataError(
-                f"The {split} split has no {label} images ({folder} is missing or empty).",
+                f"The {split} split has no {label} images ({data_dir / split / label} is missing or empty).",
                 hint="A model can only be measured on both real and fake images. "
                      f"Run `dfcoach data check --data-dir {data_dir}` to see what is missing.",
             )
-        images += [(path, label) for path in found]
-    return images
+    return [(path, CLASSES[label_index]) for path, label_index in files]
 
 
 def judge_split(detector: "Detector", images: list[tuple[Path, str]], data_dir: Path, progress: Progress = NO_PROGRESS

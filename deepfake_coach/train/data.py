@@ -65,7 +65,8 @@ def square_image(image, size: int) -> np.ndarray:
     return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
-def _split_files(data_dir: Path, split: str) -> list[tuple[Path, int]]:
+def split_files(data_dir: Path, split: str) -> list[tuple[Path, int]]:
+    """The images of `split`, class by class, each with its label's index in CLASSES."""
     files = []
     for label_index, label in enumerate(CLASSES):
         folder = data_dir / split / label
@@ -79,7 +80,7 @@ def typical_image_size(data_dir: Path, split: str = "train", sample: int = 200) 
     None when none can be read."""
     from PIL import Image
 
-    files = _split_files(Path(data_dir), split)
+    files = split_files(Path(data_dir), split)
     step = max(1, len(files) // sample)
     sides = []
     for path, _ in files[::step]:
@@ -102,7 +103,7 @@ def _fingerprint(data_dir: Path, files: list[tuple[Path, int]], size: int) -> st
 def load_split(data_dir: Path, split: str, image_size: int, progress: Progress = NO_PROGRESS, workers: int | None = None) -> SplitImages:
     """The decoded images of one split, from the cache when it is current, else decoded now and cached."""
     data_dir = Path(data_dir)
-    files = _split_files(data_dir, split)
+    files = split_files(data_dir, split)
     cache_dir = data_dir / DERIVED_DIR / "cache"
     array_path = cache_dir / f"{split}-{image_size}px.npy"
     index_path = cache_dir / f"{split}-{image_size}px.json"
