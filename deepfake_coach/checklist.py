@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,31 +21,31 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
     """Each item of the guide's checklist, ticked or not; `env_file` defaults to project_dir/.env."""
     from deepfake_coach.data.checks import check_dataset
     from deepfake_coach.deploy import read_deployment
-    from deepfake_coach.serve.settings import env_file_flag
     from deepfake_coach.errors import CoachError
-    from deepfake_coach.inference import Detector
+    from deepfake_coach.inference import Detector, newest_model
+    from deepfake_coach.serve.settings import env_file_flag
+    from deepfake_coach.train.loop import latest_run, run_status
 
     project_dir = Path(project_dir)
     env_file = Path(env_file) if env_file is not None else project_dir / ".env"
     report = check_dataset(data_dir, save_report=False)
-    runs = sorted((p for p in (project_dir / "runs").glob("*/") if (p / "state.json").exists()), key=lambda p: p.name)
-    state = json.loads((runs[-1] / "state.json").read_text()) if runs else {}
-    models = sorted((project_dir / "models").glob("best_model_*.pth"), key=lambda p: (p.stat().st_mtime, p.name))
-    best_acc, loads = None, False
-    if models:
-        try:
-            detector = Detector.load(models[-1])
-            best_acc, loads = detector.metrics.get("val_acc"), True
-        except CoachError:
-            pass
+    run = latest_run(project_dir / "runs")
+    saved, best_acc, loads = False, None, False
+    try:
+        model_path = newest_model(project_dir / "models")
+        saved = True
+        detector = Detector.load(model_path)
+        best_acc, loads = detector.metrics.get("val_acc"), True
+    except CoachError:  # no model yet, or one that does not load
+        pass
     accuracy = f" (best {best_acc:.1%})" if best_acc is not None else ""
     deploy = f"dfcoach deploy{env_file_flag(env_file)}"
     return [
         Item(report.fit_to_train, "Dataset organized and fit to train", f"dfcoach data check --data-dir {data_dir}"),
-        Item(state.get("status") == "finished", "A training run completed without errors", "dfcoach train --quick"),
+        Item(run is not None and run_status(run) == "finished", "A training run completed without errors", "dfcoach train --quick"),
         Item(best_acc is not None and best_acc > PASS_ACCURACY, f"Validation accuracy above {PASS_ACCURACY:.0%}{accuracy}",
              "train longer (dfcoach train), or with more images"),
-        Item(bool(models), "Model saved in models/", "dfcoach train"),
+        Item(saved, "Model saved in models/", "dfcoach train"),
         Item(loads, "Ready to integrate: the saved model loads safely", "dfcoach train, then use models/best_model_*.pth"),
         Item(read_deployment(env_file).loads, f"Deployed: {env_file} points at a model that loads", deploy),
     ]

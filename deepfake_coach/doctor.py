@@ -265,10 +265,11 @@ def dataset(context: DoctorContext) -> Finding:
 
 @check("last_run", "Last training run")
 def last_run(context: DoctorContext) -> Finding:
-    runs = sorted((p for p in (Path(context.project_dir) / "runs").glob("*/") if (p / "state.json").is_file()), key=lambda p: p.name)
-    if not runs:
+    from deepfake_coach.train.loop import latest_run
+
+    run = latest_run(Path(context.project_dir) / "runs")
+    if run is None:
         return ok("No training run yet.", "dfcoach train --quick")
-    run = runs[-1]
     try:
         state = json.loads((run / "state.json").read_text())
     except (OSError, ValueError):

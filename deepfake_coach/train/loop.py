@@ -251,7 +251,7 @@ def find_run(runs_dir: Path, which: str) -> Path:
     """`last` (the newest unfinished run) or a run's name or path."""
     if which == "last":
         candidates = sorted((p for p in runs_dir.glob("*/") if (p / "last.pth").exists()), key=lambda p: p.name, reverse=True)
-        unfinished = [p for p in candidates if _run_status(p) != "finished"]
+        unfinished = [p for p in candidates if run_status(p) != "finished"]
         if not unfinished:
             raise UsageError("There is no unfinished run to resume.", hint="Start a new one with: dfcoach train")
         return unfinished[0]
@@ -259,12 +259,18 @@ def find_run(runs_dir: Path, which: str) -> Path:
     run_dir = path if path.is_dir() else runs_dir / which
     if not (run_dir / "last.pth").exists():
         raise UsageError(f"There is no run called {which} to resume.", hint=f"See the runs in {runs_dir}/, or use --resume last.")
-    if _run_status(run_dir) == "finished":
+    if run_status(run_dir) == "finished":
         raise UsageError(f"The run {run_dir.name} already finished.", hint="Start a new run with: dfcoach train")
     return run_dir
 
 
-def _run_status(run_dir: Path) -> str:
+def latest_run(runs_dir: Path) -> Path | None:
+    """The newest run folder that recorded its state (run names sort by time), or None."""
+    runs = sorted((p for p in Path(runs_dir).glob("*/") if (p / RUN_STATE).is_file()), key=lambda p: p.name)
+    return runs[-1] if runs else None
+
+
+def run_status(run_dir: Path) -> str:
     try:
         return json.loads((run_dir / RUN_STATE).read_text()).get("status", "unknown")
     except (OSError, ValueError):
