@@ -508,6 +508,7 @@ def kaggle_setup(
 
 def _download_kaggle_140k(session: Session, data_dir: Path, archive: Path | None, download_dir: Path, per_class: dict[str, int], seed: int, force: bool) -> None:
     from deepfake_coach.data.sources import kaggle_140k
+    from deepfake_coach.ui.reports import render_kaggle_sample
 
     per_class = kaggle_140k.parse_counts(**per_class)
     replace = _may_replace(data_dir, force, session)  # asked before a download that may take half an hour
@@ -526,11 +527,7 @@ def _download_kaggle_140k(session: Session, data_dir: Path, archive: Path | None
             console.success(f"Downloaded {downloaded.path} ({size}{resumed}).")
         archive = downloaded.path
     result = kaggle_140k.prepare_dataset(archive, data_dir, per_class, seed, replace, session.progress())
-    console.success(f"Wrote {result.total:,} images sampled from {result.source} to {data_dir}/ (seed {seed}; the list is in {data_dir}/{kaggle_140k.MANIFEST}).")
-    for shortfall in result.short:
-        console.warn(f"the source has fewer images than asked for in {shortfall}; all of them were taken.")
-    for problem in result.label_warnings[:5]:
-        console.warn(problem)
+    render_kaggle_sample(result, data_dir, seed)
     _record_dataset_choice(data_dir, "kaggle_140k")
     _check_and_exit(data_dir, session)
 

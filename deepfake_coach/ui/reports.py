@@ -125,3 +125,14 @@ def render_video_summary(result, data_dir) -> None:
         if len(problems) > 10:
             messages.err().print(f"  ... and {len(problems) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
     messages.info(f"Which picture comes from which video: {data_dir}/videos.csv")
+
+
+def render_kaggle_sample(result, data_dir, seed: int) -> None:
+    """What sampling the 140k dataset wrote, and where the source fell short or disagreed with itself."""
+    from deepfake_coach.data.sources.kaggle_140k import MANIFEST
+
+    messages.success(f"Wrote {result.total:,} images sampled from {result.source} to {data_dir}/ (seed {seed}; the list is in {data_dir}/{MANIFEST}).")
+    for shortfall in result.short:
+        messages.warn(f"the source has fewer images than asked for in {shortfall}; all of them were taken.")
+    for problem in result.label_warnings[:5]:
+        messages.warn(problem)

@@ -126,6 +126,7 @@ def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
     from deepfake_coach.data.sources.kaggle_140k import download_archive, prepare_dataset
     from deepfake_coach.errors import CoachError, Interrupted
     from deepfake_coach.kaggle.setup import setup_credentials
+    from deepfake_coach.ui.reports import render_kaggle_sample
 
     archive = wizard.options.archive
     if archive is None:
@@ -141,7 +142,7 @@ def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
             archive = Path(wizard.answers.text("Where is the zip you downloaded (or the folder you unzipped it into)?",
                                                flag="--archive", given=None, default=None, validate=_existing_path)).expanduser()
     prepared = prepare_dataset(Path(archive), data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
-    wizard.out.print(f"[green]✓[/green] Wrote {prepared.total:,} images sampled from {escape(str(prepared.source))} to {escape(str(data_dir))}/.")
+    render_kaggle_sample(prepared, data_dir, wizard.options.seed)
 
 
 def _existing_path(text: str) -> str | None:
