@@ -81,7 +81,7 @@ def run_wizard(steps: list[Step], options: InitOptions, prompter: Prompter, prog
             step.run(wizard)
         except (Interrupted, KeyboardInterrupt) as stop:
             wizard.save()
-            resume = getattr(stop, "hint", None) if isinstance(stop, Interrupted) and "--resume" in (stop.hint or "") else None
+            resume = stop.hint if isinstance(stop, Interrupted) and "--resume" in (stop.hint or "") else None  # a stopped run
             raise Interrupted(
                 f"Stopped at step {number}, “{step.title}”. Everything finished before it is saved.",
                 hint="Run `dfcoach init` again to continue from there." + (f" ({resume})" if resume else ""),
@@ -106,8 +106,7 @@ def _start_or_continue(wizard: Wizard, steps: list[Step]) -> bool:
         question = "You finished the whole journey before. What now?"
         choices = [Choice("restart", "Go through it again (your data and models are kept)"), Choice("continue", "Nothing: leave it as it is")]
     given = None if wizard.options.restart is None else ("restart" if wizard.options.restart else "continue")
-    default = "continue" if remaining else "continue"
-    if wizard.answers.select(question, choices, flag="--restart or --continue", given=given, default=default) == "restart":
+    if wizard.answers.select(question, choices, flag="--restart or --continue", given=given, default="continue") == "restart":
         wizard.config.wizard = WizardState()
         wizard.save()
         return True
