@@ -242,14 +242,14 @@ class _RememberingReporter:
 
 
 def full_run(wizard: Wizard) -> None:
-    from deepfake_coach.config import TrainConfig
+    from deepfake_coach.train.settings import resolve_train_config
 
     state = wizard.config.wizard
     unfinished = _unfinished_full_run(wizard)
     if unfinished:
         question = f"Your full run ({unfinished}) was stopped before it finished. Continue it now?"
     else:
-        epochs = wizard.config.train.epochs if "epochs" in wizard.config.train.model_fields_set else TrainConfig.full().epochs
+        epochs = resolve_train_config({}, wizard.config.train).epochs  # what `dfcoach train` will use
         estimate = texts.duration(state.quick_epoch_seconds * epochs) if state.quick_epoch_seconds else "a while"
         wizard.out.print(texts.FULL_RUN_INTRO.format(epochs=epochs, estimate=estimate))
         question = f"Start the full run now? It takes about {estimate} here (early stopping may end it sooner)."
