@@ -1,11 +1,15 @@
 """Training throughput: dfcoach's pipeline against a plain ImageFolder loader and the model alone.
 
-    python benchmarks/train_throughput.py [--data DATASET] [--model noise_cnn] [--batches 40]
+    python benchmarks/train_throughput.py [--data DATASET] [--model noise_cnn] [--batches 40] [--device cpu|cuda] [--workers 0]
 
 In one run, on the same images, model, batch size and number of steps:
   * in memory:   the model alone, on tensors already in memory (the ceiling);
-  * dfcoach:     the decoded-image cache (memory-mapped), batch augmentation on tensors;
-  * ImageFolder: torchvision's ImageFolder + PIL decoding + transforms, the usual tutorial loader.
+  * dfcoach:     the decoded-image cache (memory-mapped), crops and flips on whole batches, the next
+                 batch made by a background thread while the model works (train/loop.py's path);
+  * ImageFolder: torchvision's ImageFolder + PIL decoding + transforms, the usual tutorial loader,
+                 in a DataLoader with --workers worker processes (0: in the training process).
+Each training step is dfcoach's own `train_step`: on CUDA with mixed precision (AMP) and
+channels_last, as `dfcoach train` runs there.
 Targets (issue: the training coach): dfcoach >= 3x ImageFolder, and >= 90% of in memory.
 When the model itself is the bottleneck (a CPU), no loader can be 3x another that costs
 less than the model: the script also prints the loaders alone, without a model.
@@ -24,29 +28,34 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from deepfake_coach.data.sources import tiny_demo
-from deepfake_coach.train.data import batches, load_split, random_crops, to_tensor
+from deepfake_coach.train.data import load_split, pinned, prefetch, to_tensor, training_batches
+from deepfake_coach.train.loop import resolve_device, train_step
 from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD, build_model, get_spec
 
 
-def timed_steps(model, optimizer, batch_source, steps: int) -> float:
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed_steps(model, optimizer, scaler, batch_source, steps: int, device: torch.device) -> float:
     """Images per second over `steps` training steps (after 3 warm-up steps)."""
     criterion = nn.CrossEntropyLoss()
     model.train()
     seen, started = 0, None
     for i, (x, y) in enumerate(batch_source):
         if i == 3:
+            synchronize(device)
             seen, started = 0, time.perf_counter()
-        optimizer.zero_grad()
-        criterion(model(x), y).backward()
-        optimizer.step()
+        train_step(model, x, y, optimizer, criterion, scaler)
         seen += len(y)
         if i == steps + 2:
             break
+    synchronize(device)
     return seen / (time.perf_counter() - started)
 
 
@@ -71,7 +80,11 @@ def main() -> None:
     parser.add_argument("--model", default="noise_cnn")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes for the ImageFolder loader")
     args = parser.parse_args()
+    device = resolve_device(args.device)
+    channels_last = device.type == "cuda"
     torch.manual_seed(0)
     spec = get_spec(args.model)
     size = spec.native_size
@@ -84,20 +97,27 @@ def main() -> None:
         train = load_split(data_dir, "train", size)
         print(f"{len(train):,} training images; decode cache ready in {time.perf_counter() - started:.1f} s (built once, then reused)")
 
-        model = build_model(args.model)
+        model = build_model(args.model).to(device)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        flips = torch.Generator().manual_seed(0)
-        crops = np.random.default_rng(0)
+        scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
 
         def dfcoach_batches():  # as train/loop.py's train_one_epoch makes them
             for epoch in range(1000):
-                for images, labels in batches(train, args.batch_size, shuffle=True, epoch=epoch):
-                    if crop is not None:
-                        images = random_crops(images, crop, crops)
-                    flip = torch.rand(len(labels), generator=flips) < 0.5
-                    yield to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, flip=flip), torch.from_numpy(labels)
+                made = training_batches(train, args.batch_size, seed=0, epoch=epoch, crop=crop)
+                for images, labels, flip in prefetch(pinned(made) if device.type == "cuda" else made):
+                    yield (to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, flip, channels_last=channels_last),
+                           torch.as_tensor(labels).to(device, non_blocking=True))
 
-        in_memory = [next(iter(dfcoach_batches())) for _ in range(8)]
+        batch_maker = dfcoach_batches()
+        in_memory = [next(batch_maker) for _ in range(8)]  # already on the device
+        batch_maker.close()
+
+        def to_device(batch):
+            x, y = batch
+            x = x.to(device, non_blocking=True)
+            return (x.contiguous(memory_format=torch.channels_last) if channels_last else x), y.to(device, non_blocking=True)
 
         import torchvision
         from torchvision import transforms
@@ -108,19 +128,25 @@ def main() -> None:
                                + ([transforms.RandomCrop(crop)] if crop is not None else [])
                                + [transforms.RandomHorizontalFlip(), transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)]),
         )
-        loader = torch.utils.data.DataLoader(plain, batch_size=args.batch_size, shuffle=True, num_workers=0)
+        loader = torch.utils.data.DataLoader(plain, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
+                                             pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
+
+        def step(source):
+            return timed_steps(model, optimizer, scaler, source, args.batches, device)
 
         figures = {
-            "in memory": timed_steps(model, optimizer, repeat(lambda: iter(in_memory)), args.batches),
-            "dfcoach": timed_steps(model, optimizer, dfcoach_batches(), args.batches),
-            "ImageFolder": timed_steps(model, optimizer, repeat(lambda: iter(loader)), args.batches),
+            "in memory": step(repeat(lambda: iter(in_memory))),
+            "dfcoach": step(dfcoach_batches()),
+            "ImageFolder": step(map(to_device, repeat(lambda: iter(loader)))),
         }
         loading = {
             "dfcoach": loader_only(dfcoach_batches(), args.batches),
             "ImageFolder": loader_only(repeat(lambda: iter(loader)), args.batches),
         }
     cropped = f", trained on {crop} px crops" if crop is not None else ""
-    print(f"model {args.model}, {size} px{cropped}, batch {args.batch_size}, {args.batches} steps each, {torch.get_num_threads()} threads")
+    where = f"{device}" + (f" ({torch.cuda.get_device_name(device)}, AMP, channels_last)" if device.type == "cuda" else f", {torch.get_num_threads()} threads")
+    print(f"model {args.model}, {size} px{cropped}, batch {args.batch_size}, {args.batches} steps each, on {where}; "
+          f"ImageFolder with {args.workers} worker processes")
     for name, rate in figures.items():
         print(f"  {name:12s} {rate:8.1f} images/s")
     ratio_plain = figures["dfcoach"] / figures["ImageFolder"]
@@ -130,6 +156,8 @@ def main() -> None:
     print("loading alone (no model), images/s: " + ", ".join(f"{k} {v:,.0f}" for k, v in loading.items())
           + f" ({loading['dfcoach'] / loading['ImageFolder']:.0f}x)")
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if device.type == "cuda":
+        print(f"peak GPU memory: {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MB")
 
 
 if __name__ == "__main__":

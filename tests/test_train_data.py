@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import make_dataset, write_image
 from deepfake_coach.train import data as train_data
-from deepfake_coach.train.data import batches, decode_image, load_split, to_tensor
+from deepfake_coach.train.data import batches, decode_image, load_split, prefetch, to_tensor, training_batches
 
 
 def test_split_is_decoded_to_the_training_size_with_labels(tmp_path):
@@ -85,8 +85,9 @@ def test_to_tensor_normalises_and_flips():
     images[:, :, 0] = 255  # left column white
     x = to_tensor(images, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), flip=torch.tensor([False, True]))
     assert x.shape == (2, 3, 4, 4)
-    assert x[0, :, :, 0].min() == 1.0 and x[0, :, :, 3].max() == -1.0
-    assert x[1, :, :, 3].min() == 1.0  # mirrored: the white column is on the right
+    assert x[0, :, :, 0].min() == pytest.approx(1.0) and x[0, :, :, 3].max() == pytest.approx(-1.0)
+    assert x[1, :, :, 3].min() == pytest.approx(1.0)  # mirrored: the white column is on the right
+    assert x[1, :, :, 0].max() == pytest.approx(-1.0)
 
 
 def test_balanced_order_draws_each_class_about_half_the_time():
@@ -124,3 +125,47 @@ def test_batches_read_from_the_cache_file_give_the_cached_pixels(tmp_path):
     assert np.array_equal(read_images(np.asarray(split.images), chosen), np.asarray(split.images)[chosen])
     everything = np.concatenate([x for x, _ in batches(split, 5, shuffle=False)])
     assert np.array_equal(everything, np.asarray(split.images))
+
+
+def test_training_batches_depend_only_on_seed_and_epoch(tmp_path):
+    split = load_split(make_dataset(tmp_path / "d", {"train": (10, 6)}, size=48), "train", 48)
+
+    def draw(epoch, batch_size=4):
+        return list(training_batches(split, batch_size, seed=3, epoch=epoch, balanced=True, crop=16))
+
+    first, again, other = draw(1), draw(1), draw(2)
+    assert all(images.shape[1:] == (16, 16, 3) and flip.dtype == bool for images, _, flip in first)
+    assert sum(len(labels) for _, labels, _ in first) == 16
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2]) for a, b in zip(first, again))
+    assert not all(np.array_equal(a[0], b[0]) for a, b in zip(first, other))
+
+
+def test_prefetch_keeps_the_order_and_raises_the_producers_error():
+    assert list(prefetch(iter(range(100)), depth=3)) == list(range(100))
+
+    def broken():
+        yield 1
+        raise OSError("disk gone")
+
+    seen = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in prefetch(broken()):
+            seen.append(item)
+    assert seen == [1]
+
+
+def test_leaving_a_prefetch_loop_early_stops_its_thread():
+    import threading
+
+    made = []
+
+    def endless():
+        while True:
+            made.append(1)
+            yield len(made)
+
+    for item in prefetch(endless(), depth=2):
+        if item == 5:
+            break
+    assert not any(t.name == "dfcoach-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert len(made) <= 5 + 3  # at most `depth` made ahead (plus one in the producer's hand)

@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 CACHE_VERSION = 1
+T = TypeVar("T")
 
 
 @dataclass
@@ -198,6 +201,62 @@ def read_images(images: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     return out
 
 
+def training_batches(data: SplitImages, batch_size: int, seed: int, epoch: int, balanced: bool = False,
+                     crop: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One epoch of training batches as (images uint8 NHWC, labels, which images to mirror): each
+    image a random `crop`-pixel square when given, half of them flipped. Depends only on (seed,
+    epoch), so a resumed run, or an epoch redone with smaller batches, sees the same draws."""
+    flips = np.random.default_rng([seed, epoch, 2])
+    crops = np.random.default_rng([seed, epoch, 1])
+    for images, labels in batches(data, batch_size, shuffle=True, seed=seed, epoch=epoch, balanced=balanced):
+        if crop is not None:
+            images = random_crops(images, crop, crops)
+        yield images, labels, flips.random(len(labels)) < 0.5
+
+
+def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Yields `items`, made up to `depth` ahead by a background thread, so reading and cropping the
+    next batch overlaps the model's work on this one (on a GPU, and on the CPU's other core). File
+    reads and numpy copies release the GIL. An error in the thread is raised here; leaving the loop
+    early (an out-of-memory error, Ctrl-C) stops the thread."""
+    done = object()
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((done, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            ready.put((done, error))
+
+    worker = threading.Thread(target=produce, name="dfcoach-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)
+
+
 CROP_GRID = 8  # crops start on multiples of 8 pixels: JPEG's 8x8 blocks (and a generator's upsampling grid) stay where they were
 
 
@@ -212,14 +271,41 @@ def random_crops(images: np.ndarray, crop: int, rng: np.random.Generator, grid: 
     return np.stack([image[top : top + crop, left : left + crop] for image, top, left in zip(images, tops, lefts)])
 
 
-def to_tensor(images, mean, std, device="cpu", flip=None, channels_last: bool = False):
-    """uint8 NHWC -> normalised float NCHW on `device`; `flip` is a bool mask of images to mirror left-right."""
+def pinned(items: Iterable[tuple[np.ndarray, ...]]) -> Iterator[tuple]:
+    """The arrays of each item as tensors in page-locked memory, which the GPU copies from without
+    waiting for the CPU. Meant for `prefetch`'s thread, so the pinning costs the training loop nothing."""
     import torch
 
-    x = torch.from_numpy(images).to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-    if flip is not None and bool(flip.any()):
-        x[flip] = x[flip].flip(-1)
-    mean_t = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
-    x = (x - mean_t) / std_t
+    for arrays in items:
+        yield tuple(torch.from_numpy(np.ascontiguousarray(a)).pin_memory() for a in arrays)
+
+
+_NORMALIZERS: dict[tuple, tuple] = {}
+
+
+def _normalizer(mean, std, device) -> tuple:
+    """(scale, shift) with pixels * scale + shift == (pixels / 255 - mean) / std, made once per device:
+    a small tensor made from a list on every batch is a copy the GPU waits for."""
+    import torch
+
+    key = (str(device), tuple(mean), tuple(std))
+    if key not in _NORMALIZERS:
+        std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        _NORMALIZERS[key] = ((1 / (255 * std_t)).to(device), (-mean_t / std_t).to(device))
+    return _NORMALIZERS[key]
+
+
+def to_tensor(images, mean, std, device="cpu", flip=None, channels_last: bool = False):
+    """uint8 NHWC (numpy or tensor) -> normalised float NCHW on `device`; `flip` is a bool mask
+    (numpy or tensor) of images to mirror left-right. Nothing here waits for the GPU."""
+    import torch
+
+    pixels = images if isinstance(images, torch.Tensor) else torch.from_numpy(images)
+    x = pixels.to(device, non_blocking=True).permute(0, 3, 1, 2)  # a channels_last view, no copy
+    if flip is not None:
+        mask = torch.as_tensor(flip).to(x.device, non_blocking=True).view(-1, 1, 1, 1)
+        x = torch.where(mask, x.flip(-1), x)  # a boolean index would make the GPU report back first
+    scale, shift = _normalizer(mean, std, x.device)
+    x = torch.addcmul(shift, x.float(), scale)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()

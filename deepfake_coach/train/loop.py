@@ -28,7 +28,7 @@ from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
-from deepfake_coach.train.data import SplitImages, batches, load_split, random_crops, to_tensor, typical_image_size
+from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
 from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, default_image_size, get_spec
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
@@ -135,32 +135,32 @@ def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criter
     """One pass over the training images (drawn class-balanced when `balanced`), on random `crop`-pixel
     crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step."""
     model.train()
-    flips = torch.Generator().manual_seed(seed * 1000 + epoch)
-    crops = np.random.default_rng([seed, epoch, 1])
-    total_loss, correct, seen = 0.0, 0, 0
     n_batches = (len(data) + batch_size - 1) // batch_size
+    # Sums stay on the device: reading them back waits for the GPU, so on CUDA the live figures are
+    # read every few batches and the GPU works ahead meanwhile.
+    total_loss, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long), 0
+    shown_every = 10 if device.type == "cuda" else 1
     with progress.task(description, total=n_batches, unit="batches") as task:
-        for index, (images, labels) in enumerate(batches(data, batch_size, shuffle=True, seed=seed, epoch=epoch, balanced=balanced)):
+        made = training_batches(data, batch_size, seed, epoch, balanced, crop)
+        for index, (images, labels, flip) in enumerate(prefetch(pinned(made) if device.type == "cuda" else made)):
             if lr_at is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(index / n_batches)
-            if crop is not None:
-                images = random_crops(images, crop, crops)
-            flip = torch.rand(len(labels), generator=flips) < 0.5
             x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, flip, channels_last=device.type == "cuda")
-            y = torch.from_numpy(labels).to(device)
+            y = torch.as_tensor(labels).to(device, non_blocking=True)
             try:
                 logits, loss = train_step(model, x, y, optimizer, criterion, scaler)
             except Exception as error:
                 if _is_out_of_memory(error):
                     raise OutOfMemory(str(error)) from None
                 raise
-            total_loss += float(loss) * len(labels)
-            correct += int((logits.argmax(1) == y).sum())
+            total_loss += loss.float() * len(labels)
+            correct += (logits.argmax(1) == y).sum()
             seen += len(labels)
-            task.update(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.2%}")
+            if (index + 1) % shown_every == 0 or index + 1 == n_batches:
+                task.update(loss=f"{float(total_loss) / seen:.4f}", acc=f"{int(correct) / seen:.2%}")
             task.advance()
-    return total_loss / seen, correct / seen
+    return float(total_loss) / seen, int(correct) / seen
 
 
 @torch.no_grad()
