@@ -103,6 +103,7 @@ class Detector:
         import torch
 
         from deepfake_coach.train.checkpoint import model_from_checkpoint
+        from deepfake_coach.train.models import for_inference
 
         preprocessing = checkpoint.get("preprocessing")
         if preprocessing not in KNOWN_PREPROCESSING:
@@ -120,7 +121,7 @@ class Detector:
         self.std = tuple(checkpoint["normalization"]["std"])
         self.metrics: dict = dict(checkpoint.get("metrics", {}))
         self.device = torch.device(device)
-        self.model = model_from_checkpoint(checkpoint).to(self.device)
+        self.model = for_inference(model_from_checkpoint(checkpoint), self.device)
 
     @classmethod
     def load(cls, path: Path | None = None, device: str = "cpu") -> "Detector":
@@ -143,7 +144,7 @@ class Detector:
         from deepfake_coach.train.data import to_tensor
 
         with torch.inference_mode():
-            x = to_tensor(np.require(pixels, np.uint8, ["C", "W"]), self.mean, self.std, self.device)
+            x = to_tensor(np.require(pixels, np.uint8, ["C", "W"]), self.mean, self.std, self.device, channels_last=True)
             logits = self.model(x).float()
             return torch.softmax(logits, dim=1)[:, self.fake_index].cpu().numpy()
 

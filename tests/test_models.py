@@ -117,3 +117,23 @@ def test_noise_cnn_high_pass_removes_the_picture_and_keeps_the_noise():
 def test_noise_cnn_is_fully_convolutional(size):
     out = build_model("noise_cnn").eval()(torch.zeros(2, 3, size, size))
     assert out.shape == (2, 2)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_inference_copy_gives_the_same_answers_with_batchnorm_folded(name):
+    torch.manual_seed(0)
+    model = build_model(name)
+    with torch.no_grad():  # trained-looking BatchNorm statistics, so folding them changes real numbers
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+    model.eval()
+    fast = models.for_inference(model)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.allclose(fast(x.contiguous(memory_format=torch.channels_last)), model(x), atol=1e-4, rtol=1e-3)
+    if name in ("custom_cnn", "resnet18"):  # every BatchNorm follows a convolution: all folded
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert model.training is False and any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original is untouched

@@ -120,6 +120,18 @@ def test_the_verdict_is_the_detectors_own(service, tmp_path):
     assert upload(service, data).json()["fake_probability"] == pytest.approx(expected, abs=1e-6)
 
 
+def test_concurrent_requests_each_get_their_own_verdict(service):
+    """Pictures sent at the same time are judged in shared batches; each answer is its own picture's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pictures = [picture("JPEG", seed=100 + i) for i in range(8)]
+    one_at_a_time = [upload(service, data).json()["fake_probability"] for data in pictures]
+    with ThreadPoolExecutor(8) as pool:
+        together = [answer.json()["fake_probability"] for answer in pool.map(lambda data: upload(service, data), pictures * 3)]
+    assert together == pytest.approx(one_at_a_time * 3, abs=1e-5)
+    assert len(set(round(p, 6) for p in one_at_a_time)) > 1  # the pictures really differ
+
+
 def test_exif_orientation_is_honoured(service):
     """A phone stores a portrait photo sideways with an EXIF orientation: the model must see it upright."""
     upright = Image.open(io.BytesIO(picture("PNG", size=(48, 72), seed=3))).convert("RGB")
@@ -275,14 +287,14 @@ def test_health_answers_while_a_prediction_runs(tmp_path):
     with BackgroundServer(app) as server, httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
         detector = app.state.model.detector
         judging, release = threading.Event(), threading.Event()
-        real_judge = detector.judge
+        real_judge = detector.fake_probabilities
 
-        def slow_judge(image, *args, **kwargs):
+        def slow_judge(pixels):
             judging.set()
             release.wait(60)
-            return real_judge(image, *args, **kwargs)
+            return real_judge(pixels)
 
-        detector.judge = slow_judge
+        detector.fake_probabilities = slow_judge
         answers = []
         request = threading.Thread(target=lambda: answers.append(upload(client, picture("JPEG"))))
         request.start()

@@ -4,12 +4,14 @@ Routes: `GET /health`, `POST /inference/analyze-frame` (multipart field `image`)
 `GET /` (an upload page) and FastAPI's `/docs`. The model is loaded once, when
 the server starts; when it cannot be, the server runs anyway and every route
 says why, so the person can read the problem in a browser. Pictures are decoded
-and judged in a worker thread, so the event loop keeps answering `/health`
+in worker threads and judged by one judging thread, several requests' pictures
+in one batch (serve/batching.py), so the event loop keeps answering `/health`
 while predictions run. Every error is JSON: `{"error": ..., "hint": ...}`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -23,6 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from deepfake_coach import __version__
+from deepfake_coach.inference import Verdict
+from deepfake_coach.serve.batching import BatchJudge
 from deepfake_coach.serve.limits import BodySizeLimit
 from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
 
@@ -61,6 +65,7 @@ class ModelState:
     def __init__(self, settings: ServeSettings):
         self.settings = settings
         self.detector = None
+        self.judge: BatchJudge | None = None  # runs the model on the pictures of concurrent requests together
         self.problem: ModelUnavailable | None = None
 
     def load(self) -> None:
@@ -68,6 +73,13 @@ class ModelState:
             self.detector, self.problem = self.settings.load_detector(), None
         except ModelUnavailable as problem:
             self.detector, self.problem = None, problem
+            return
+        self.judge = BatchJudge(self.detector)
+
+    def close(self) -> None:
+        if self.judge is not None:
+            self.judge.close()
+            self.judge = None
 
     def _why_not_loaded(self) -> ModelUnavailable:
         return self.problem or ModelUnavailable("The model is still loading.", hint="Try again in a moment.")
@@ -107,12 +119,12 @@ def _unreadable_status(reason: str) -> int:
     return 413 if "large" in reason else 400
 
 
-def analyze_picture(detector, data: bytes, curl: str) -> dict:
-    """Decode and judge one upload (runs in a worker thread)."""
+def prepare_upload(detector, data: bytes, curl: str):
+    """Decode one upload, turn it upright and crop it to its face: the uint8 square the model judges,
+    and whether a face was cropped (runs in a worker thread)."""
     from deepfake_coach.data.faces import FRAME_SEARCH, crop_largest_face
     from deepfake_coach.inference import UnreadableImage, open_image
 
-    started = time.perf_counter()
     try:
         with open_image(data, detector.image_size) as picture:
             if picture.format not in SUPPORTED_FORMATS:
@@ -123,17 +135,9 @@ def analyze_picture(detector, data: bytes, curl: str) -> dict:
             # The picture turned upright (EXIF), then cropped to its largest face when one is found,
             # as the video frames of a dataset are: a face filling the frame is what the model knows.
             subject, face_cropped = crop_largest_face(picture, **FRAME_SEARCH)
-            verdict = detector.judge(subject)
+            return detector.prepare(subject), face_cropped
     except UnreadableImage as error:
         raise ApiError(_unreadable_status(error.reason), error.message, error.hint or f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}") from None
-    return Analysis(
-        label=verdict.label,
-        fake_probability=verdict.fake_probability,
-        confidence=verdict.confidence,
-        model=detector.model_name,
-        face_cropped=face_cropped,
-        inference_ms=round((time.perf_counter() - started) * 1000, 2),
-    ).model_dump()
 
 
 def _megabytes(size: int) -> str:
@@ -164,7 +168,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             log.info("Model loaded: %s (%d px) from %s", detector.model_name, detector.image_size, detector.path)
         else:
             log.warning("The model is not loaded: %s Fix: %s (the service answers 503 until then)", state.problem.message, state.problem.hint)
-        yield
+        try:
+            yield
+        finally:
+            state.close()
 
     app = FastAPI(
         title="dfcoach deepfake detector",
@@ -215,7 +222,17 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             raise ApiError(400, "The request has no field named image.", f"Send the picture as the form field image: {_curl(request)}")
         detector = state.require()
         data = await image.read()
-        return await run_in_threadpool(analyze_picture, detector, data, _curl(request))
+        started = time.perf_counter()
+        pixels, face_cropped = await run_in_threadpool(prepare_upload, detector, data, _curl(request))
+        verdict = Verdict(await asyncio.wrap_future(state.judge.submit(pixels)))
+        return Analysis(
+            label=verdict.label,
+            fake_probability=verdict.fake_probability,
+            confidence=verdict.confidence,
+            model=detector.model_name,
+            face_cropped=face_cropped,
+            inference_ms=round((time.perf_counter() - started) * 1000, 2),
+        ).model_dump()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
