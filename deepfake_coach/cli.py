@@ -18,7 +18,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from deepfake_coach import __version__
-from deepfake_coach.errors import CoachError, DataError, Interrupted, debug_enabled
+from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, debug_enabled
 from deepfake_coach.ui import console
 from deepfake_coach.ui.progress import ProgressMode, make_progress
 from deepfake_coach.ui.prompts import make_prompter
@@ -265,6 +265,7 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 0]", show_default=False)] = None,
     pretrained: Annotated[bool, typer.Option("--pretrained", help="Start from ImageNet weights (torchvision models; a one-time download).")] = False,
     resume: Annotated[Optional[str], typer.Option(help="Continue a stopped run: its name in runs/, or `last`.", show_default=False)] = None,
+    find_lr: Annotated[bool, typer.Option("--find-lr", help="Do not train: try learning rates for 100 batches and suggest an --lr.")] = False,
 ) -> None:
     """Train a detector, with coaching while it learns. Start with --quick."""
     from deepfake_coach.checklist import success_checklist
@@ -278,6 +279,14 @@ def train(
     data_dir = data_dir if data_dir is not None else project.data.dir
     flags = dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size, device=device, patience=patience, seed=seed)
     config = resolve_train_config(flags, project.train, quick=quick)
+    if find_lr:
+        from deepfake_coach.train.lr_find import find_lr as run_range_test
+        from deepfake_coach.ui.training import render_lr_finding
+
+        if resume:
+            raise UsageError("--find-lr starts from new weights; it cannot be combined with --resume.", hint="Run one of them at a time.")
+        render_lr_finding(run_range_test(config, data_dir, pretrained=pretrained, progress=session.progress()), config, quick, console.out())
+        return
     result = fit(config, data_dir, pretrained=pretrained, resume=resume, progress=session.progress(), reporter=ConsoleReporter(console.err()))
     render_summary(result, success_checklist(data_dir), console.out())
 
@@ -628,7 +637,6 @@ def serve(
 def _organize_videos(session: Session, src: Path, data_dir: Path, fractions, seed: int, frames: int, balance: bool, link: bool, force: bool) -> None:
     from deepfake_coach.data.sources.faceforensics import is_faceforensics
     from deepfake_coach.data.video_dataset import organize_videos
-    from deepfake_coach.errors import UsageError
     from deepfake_coach.ui.reports import render_video_summary
 
     if link:
@@ -647,7 +655,6 @@ def _organize_videos(session: Session, src: Path, data_dir: Path, fractions, see
 def _prepare_faceforensics(session: Session, data_dir: Path, source: Path | None, methods: str, compression: str,
                            official_splits: Path | None, seed: int, frames: int, balance: bool, force: bool) -> None:
     from deepfake_coach.data.sources import faceforensics
-    from deepfake_coach.errors import UsageError
     from deepfake_coach.ui.reports import render_video_summary
 
     if source is None:

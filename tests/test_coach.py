@@ -48,7 +48,7 @@ def test_stuck_at_chance_after_three_epochs_with_the_checklist():
     advice = stuck_at_chance(h, command="dfcoach train --quick")
     assert advice.kind == "stuck_at_chance"
     assert "coin toss" in advice.message
-    assert "dfcoach train --quick --lr 0.0001" in advice.next_step
+    assert "dfcoach train --quick --lr 0.0001" in advice.next_step and "dfcoach train --find-lr" in advice.next_step
     assert "labels" in advice.next_step and "--image-size" in advice.next_step
 
 

@@ -141,7 +141,8 @@ def stuck_at_chance(history: Sequence[EpochMetrics], command: str = "dfcoach tra
 def _chance_checklist(command: str) -> str:
     return (
         "Check, in this order: (1) the labels: open a few images in real/ and fake/ and make sure they are in the "
-        f"right folder; (2) a smaller learning rate: {command} --lr 0.0001; (3) the data: are the fakes varied, "
+        f"right folder; (2) a smaller learning rate: {command} --lr 0.0001 (or let dfcoach try rates: "
+        f"dfcoach train --find-lr); (3) the data: are the fakes varied, "
         f"and different enough from the reals?; (4) the image size: try {command} --image-size 224."
     )
 

@@ -203,7 +203,15 @@ def _new_run_dir(runs_dir: Path) -> tuple[Path, str]:
     return run_dir, run_dir.name
 
 
-def _load_splits(data_dir: Path, size: int, progress: Progress) -> tuple[SplitImages, SplitImages]:
+def training_image_size(config: TrainConfig, data_dir: Path) -> int:
+    """--image-size, else the model's own size (for a model that follows the data, its images' size up to that)."""
+    spec = get_spec(config.model)
+    size = config.image_size or default_image_size(config.model, typical_image_size(Path(data_dir)) if spec.follows_data else None)
+    check_image_size(config.model, size)
+    return size
+
+
+def load_training_splits(data_dir: Path, size: int, progress: Progress) -> tuple[SplitImages, SplitImages]:
     if not (data_dir / "train").is_dir():
         raise DataError(f"There is no dataset at {data_dir} (no {data_dir}/train folder).", hint="Get one first: dfcoach data download tiny_demo, or dfcoach data organize YOUR_FOLDER.")
     train = load_split(data_dir, "train", size, progress)
@@ -293,11 +301,11 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     if previous is not None:
         size = int(previous["image_size"])  # what the run started with, even if the images changed since
     else:
-        size = config.image_size or default_image_size(config.model, typical_image_size(Path(data_dir)) if spec.follows_data else None)
+        size = training_image_size(config, Path(data_dir))
     check_image_size(config.model, size)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    train, val = _load_splits(Path(data_dir), size, progress)
+    train, val = load_training_splits(Path(data_dir), size, progress)
 
     model = build_model(config.model, pretrained=pretrained).to(device)
     if device.type == "cuda":

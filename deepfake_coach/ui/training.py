@@ -67,3 +67,23 @@ def render_summary(result: TrainResult, checklist: list[tuple[bool, str, str]], 
 
         console.print()
         render_checklist(checklist, console)
+
+
+def render_lr_finding(finding, config, quick: bool, console: Console) -> None:
+    """What the learning-rate range test found, and the command to train with it."""
+    tried = f"{finding.learning_rates[0]:.0e} to {finding.learning_rates[-1]:.0e}"
+    console.print(f"[bold]Learning-rate finder[/bold] ({escape(config.model)}, batches of {config.batch_size}): "
+                  f"tried {len(finding.learning_rates)} rates from {tried}" + (", until the loss shot up." if finding.stopped_early else "."))
+    if finding.plot is not None:
+        console.print(f"The curve: {escape(str(finding.plot))} (the loss should fall, then rise: aim before the lowest point).")
+    command = "dfcoach train --quick" if quick else "dfcoach train"
+    if config.model != "noise_cnn":
+        command += f" --model {config.model}"
+    if finding.suggestion is None:
+        console.print("[yellow]The loss did not fall at any of these rates[/yellow], so the curve suggests nothing. "
+                      "The data may be too hard to learn in 100 batches, or the labels may be mixed up.")
+        console.print(f"[bold]Next:[/bold] keep the default ({config.lr:g}) with `{escape(command)}`, and run `dfcoach data check`.")
+        return
+    console.print(f"The loss was lowest at {finding.lowest_at:.1e}; a tenth of that is a fast rate that stays stable: "
+                  f"[bold green]{finding.suggestion:.0e}[/bold green] (now {config.lr:g}).")
+    console.print(f"[bold]Next:[/bold] {escape(command)} --lr {finding.suggestion:.0e}")
