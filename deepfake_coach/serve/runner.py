@@ -95,7 +95,7 @@ class BackgroundServer:
 def use_threads(torch_threads: int) -> None:
     """Threads for one serving process: `torch_threads` for the model's arithmetic, and one for each
     face search, since the service already searches several uploads at once in its own threads
-    (OpenCV's own threads on top of those cost 30% more CPU for the same faces)."""
+    (OpenCV's own threads on top of those cost a quarter to a half more CPU for the same faces)."""
     import cv2
     import torch
 

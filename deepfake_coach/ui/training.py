@@ -77,7 +77,7 @@ def render_lr_finding(finding, config, quick: bool, console: Console) -> None:
     if finding.plot is not None:
         console.print(f"The curve: {escape(str(finding.plot))} (the loss should fall, then rise: aim before the lowest point).")
     command = "dfcoach train --quick" if quick else "dfcoach train"
-    if config.model != "noise_cnn":
+    if config.model != type(config)().model:  # not the default model: the command must name it
         command += f" --model {config.model}"
     if finding.suggestion is None:
         console.print("[yellow]The loss did not fall at any of these rates[/yellow], so the curve suggests nothing. "
