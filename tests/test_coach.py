@@ -40,6 +40,15 @@ def test_early_stopping_after_patience_epochs_names_the_best_epoch():
     assert early_stop(h[:7], patience=5) is None
     advice = early_stop(h, patience=5)
     assert advice.stop and "epoch 3" in advice.message and "80.0%" in advice.message
+    assert advice.next_step is None  # a steady plateau: stopping is the right call
+
+
+def test_early_stopping_on_jumpy_validation_suggests_letting_the_run_go_on():
+    accs = [0.54, 0.72, 0.72, 0.61, 0.69, 0.38, 0.28, 0.72]  # as seen on 195 validation images of real faces
+    h = [EpochMetrics(i + 1, 0.66, 0.6, 0.7, a) for i, a in enumerate(accs)]
+    advice = early_stop(h, patience=5, command="dfcoach train")
+    assert advice.stop and "jumped by up to 44 points" in advice.next_step
+    assert "dfcoach train --patience 30" in advice.next_step
 
 
 def test_stuck_at_chance_after_three_epochs_with_the_checklist():

@@ -81,18 +81,31 @@ def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
     return None
 
 
-def early_stop(history: Sequence[EpochMetrics], patience: int) -> Advice | None:
+JUMPY = 0.15  # validation accuracy swinging this much between epochs is noise, not a verdict
+
+
+def early_stop(history: Sequence[EpochMetrics], patience: int, command: str = "dfcoach train") -> Advice | None:
     best = best_epoch(history)
     waited = history[-1].epoch - best.epoch
-    if waited >= patience:
-        return Advice(
-            "early_stop",
-            f"Early stopping: validation accuracy has not improved for {waited} epochs. The best was "
-            f"{best.val_acc:.1%} at epoch {best.epoch}{_balanced_note(best)}; that model is the one saved.",
-            None,
-            stop=True,
-        )
-    return None
+    if waited < patience:
+        return None
+    # On a few hundred validation images, and while the learning rate is still high, validation accuracy
+    # can swing by tens of points from one epoch to the next; the patience then runs out on noise.
+    # Measured on 976 real faces: stopped after 9 epochs, test ROC AUC 0.76; all 30 epochs, 0.84.
+    recent = [m.val_acc for m in history[-(patience + 1):]]
+    swing = max(recent) - min(recent)
+    next_step = None
+    if swing >= JUMPY:
+        next_step = (f"Validation accuracy jumped by up to {swing * 100:.0f} points between these epochs: that is noise, "
+                     f"and the model may still improve once the learning rate comes down. To let the whole run go on: "
+                     f"{command} --patience {max(30, 2 * patience)} (more validation images also steady it).")
+    return Advice(
+        "early_stop",
+        f"Early stopping: validation accuracy has not improved for {waited} epochs. The best was "
+        f"{best.val_acc:.1%} at epoch {best.epoch}{_balanced_note(best)}; that model is the one saved.",
+        next_step,
+        stop=True,
+    )
 
 
 def _balanced_note(m: EpochMetrics) -> str:
@@ -161,7 +174,7 @@ class Coach:
             if found is not None and found.kind not in self.given:
                 self.given.add(found.kind)
                 advice.append(found)
-        stop = early_stop(history, self.patience)
+        stop = early_stop(history, self.patience, self.command)
         if stop is not None:
             advice.append(stop)
         return advice
