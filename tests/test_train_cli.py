@@ -147,6 +147,8 @@ def metrics_rows(run):
 
 def test_resume_continues_exactly(cli, tmp_path, monkeypatch):
     """An interrupted and resumed run ends with the same numbers as one that was never stopped."""
+    if torch.cuda.is_available():  # on a GPU, equal numbers twice also need cuDNN's deterministic algorithms
+        monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
     for name in ("straight", "stopped"):
         make_dataset(tmp_path / name / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
     monkeypatch.chdir(tmp_path / "straight")

@@ -323,6 +323,10 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         model.load_state_dict(previous["state_dict"])
         optimizer.load_state_dict(previous["optimizer"])
         torch.set_rng_state(previous["rng"])
+        if device.type == "cuda" and previous.get("cuda_rng"):  # dropout on a GPU draws from the GPU's generator
+            torch.cuda.set_rng_state_all(previous["cuda_rng"])
+        if scaler is not None and previous.get("grad_scaler"):  # mixed precision's loss scale, learned as it went
+            scaler.load_state_dict(previous["grad_scaler"])
         history = [EpochMetrics(**m) for m in previous["history"]]
         batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
         best_path = Path(previous["best_path"])
@@ -343,6 +347,8 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         save_checkpoint(run_dir / "last.pth", make_checkpoint(
             model, config.model, size, asdict(history[-1]) if history else {}, config.model_dump(mode="json"), epoch,
             optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
+            cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+            grad_scaler=scaler.state_dict() if scaler is not None else None,
             history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path)))
 
     coach = Coach(patience=config.patience, command="dfcoach train")
