@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from deepfake_coach.data.layout import CLASSES
+from deepfake_coach.plotting import pyplot, save_figure
 
 if TYPE_CHECKING:
     from deepfake_coach.evaluate import Judged
@@ -14,28 +15,9 @@ MISTAKES_SHOWN = 16  # a 4x4 grid: enough to see a pattern, small enough to look
 THUMBNAIL = 160
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no screen needed
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, path: Path) -> None:
-    """Written beside the target then renamed, so an old picture is never half replaced."""
-    plt = _pyplot()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    tmp.replace(path)
-
-
 def plot_confusion(matrix: dict[str, dict[str, int]], threshold: float, path: Path) -> None:
     """Rows: what the images really are; columns: what the model called them. The diagonal is right."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(5.5, 4.5))
     values = [[matrix[truth][called] for called in CLASSES] for truth in CLASSES]
     shares = [[n / (sum(row) or 1) for n in row] for row in values]  # coloured by share, so a small class still shows
@@ -51,14 +33,14 @@ def plot_confusion(matrix: dict[str, dict[str, int]], threshold: float, path: Pa
     axes.set_yticks(range(len(CLASSES)), [f"really {label}" for label in CLASSES])
     axes.set_title(f"Confusion matrix (threshold {threshold:g})")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_roc(truth: Sequence[int], fake_probabilities: Sequence[float], threshold: float, path: Path) -> None:
     """The ROC curve: every threshold's trade-off, with the one in use marked."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _pyplot()
+    plt = pyplot()
     false_positive, true_positive, _ = roc_curve(truth, fake_probabilities)
     auc = roc_auc_score(truth, fake_probabilities)
     called = [p >= threshold for p in fake_probabilities]
@@ -76,20 +58,20 @@ def plot_roc(truth: Sequence[int], fake_probabilities: Sequence[float], threshol
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_mistakes(mistakes: Sequence[tuple[Path, "Judged"]], judged: int, threshold: float, path: Path) -> None:
     """The most confidently wrong images, worst first: where the model fails is where to look for bad labels."""
     from deepfake_coach.inference import UnreadableImage, open_image
 
-    plt = _pyplot()
+    plt = pyplot()
     shown = list(mistakes[:MISTAKES_SHOWN])
     if not shown:
         figure, axes = plt.subplots(figsize=(5, 1.5))
         axes.axis("off")
         axes.text(0.5, 0.5, f"No mistakes on {judged:,} images at threshold {threshold:g}.", ha="center", va="center")
-        _save(figure, path)
+        save_figure(figure, path)
         return
     columns = min(4, len(shown))
     rows = (len(shown) + columns - 1) // columns
@@ -109,4 +91,4 @@ def plot_mistakes(mistakes: Sequence[tuple[Path, "Judged"]], judged: int, thresh
         axes.set_title(f"called {called} ({sure:.0%} sure)\nreally {item.label}\n{Path(item.file).name}", fontsize=8)
     figure.suptitle(f"The {len(shown)} most confidently wrong of {len(mistakes):,} mistakes", fontsize=10)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)

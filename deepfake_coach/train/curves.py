@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from deepfake_coach.plotting import pyplot, save_figure
 from deepfake_coach.train.coach import EpochMetrics, best_epoch
 
 
 def plot_curves(history: Sequence[EpochMetrics], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no screen needed
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [m.epoch for m in history]
     best = best_epoch(history)
     figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(10, 4))
@@ -30,8 +27,4 @@ def plot_curves(history: Sequence[EpochMetrics], path: Path) -> None:
         axes.legend()
         axes.xaxis.get_major_locator().set_params(integer=True)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    tmp.replace(path)
+    save_figure(figure, path)

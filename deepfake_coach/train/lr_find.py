@@ -22,6 +22,7 @@ from torch import nn
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.errors import CoachError
+from deepfake_coach.plotting import pyplot, save_figure
 from deepfake_coach.train.data import to_tensor, training_batches
 from deepfake_coach.train.loop import (
     LABEL_SMOOTHING, WEIGHT_DECAY, load_training_splits, resolve_device, train_step, training_image_size,
@@ -114,12 +115,7 @@ def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir:
 
 def plot_finding(finding: LrFinding, path: Path) -> Path:
     """The loss against the learning rate (log scale), the suggestion marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
+    figure, axes = pyplot().subplots(figsize=(7, 4))
     axes.plot(finding.learning_rates, finding.losses)
     axes.set_xscale("log")
     axes.set(title="Loss while the learning rate grows", xlabel="learning rate (log scale)", ylabel="loss (smoothed)")
@@ -129,9 +125,4 @@ def plot_finding(finding: LrFinding, path: Path) -> Path:
         axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    tmp.replace(path)
-    return path
+    return save_figure(figure, path)
