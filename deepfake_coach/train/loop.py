@@ -211,6 +211,22 @@ def training_image_size(config: TrainConfig, data_dir: Path) -> int:
     return size
 
 
+def training_parts(config: TrainConfig, device: torch.device, pretrained: bool = False):
+    """(model, optimizer, scaler, criterion) of dfcoach's recipe: on CUDA channels-last memory and a
+    gradient scaler for mixed precision (None elsewhere); AdamW with weight decay; label smoothing."""
+    model = build_model(config.model, pretrained=pretrained).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
+    return model, optimizer, scaler, nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+
+
+def unequal_classes(split: SplitImages) -> bool:
+    """Whether training should draw the classes evenly (see `epoch_order`)."""
+    return len(set(np.bincount(split.labels, minlength=2).tolist())) > 1
+
+
 def load_training_splits(data_dir: Path, size: int, progress: Progress) -> tuple[SplitImages, SplitImages]:
     if not (data_dir / "train").is_dir():
         raise DataError(f"There is no dataset at {data_dir} (no {data_dir}/train folder).", hint="Get one first: dfcoach data download tiny_demo, or dfcoach data organize YOUR_FOLDER.")
@@ -307,15 +323,10 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     torch.manual_seed(config.seed)
     train, val = load_training_splits(Path(data_dir), size, progress)
 
-    model = build_model(config.model, pretrained=pretrained).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
-    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
-    criterion = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+    model, optimizer, scaler, criterion = training_parts(config, device, pretrained)
     plain_loss = nn.CrossEntropyLoss()  # validation loss without smoothing: 0.69 is a coin toss, 0 is perfect
     crop = spec.crop_size(size)
-    balanced = len(set(np.bincount(train.labels, minlength=2).tolist())) > 1
+    balanced = unequal_classes(train)
     history: list[EpochMetrics] = []
     batch_size, start_epoch = config.batch_size, 1
 

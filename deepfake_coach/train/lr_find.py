@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
@@ -25,9 +24,9 @@ from deepfake_coach.errors import CoachError
 from deepfake_coach.plotting import pyplot, save_figure
 from deepfake_coach.train.data import to_tensor, training_batches
 from deepfake_coach.train.loop import (
-    LABEL_SMOOTHING, WEIGHT_DECAY, load_training_splits, resolve_device, train_step, training_image_size,
+    load_training_splits, resolve_device, train_step, training_image_size, training_parts, unequal_classes,
 )
-from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD, build_model, get_spec
+from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD, get_spec
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 START_LR, END_LR, STEPS = 1e-6, 1.0, 100
@@ -69,14 +68,9 @@ def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir:
     train, _ = load_training_splits(data_dir, size, progress)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, pretrained=pretrained).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=start, weight_decay=WEIGHT_DECAY)
-    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
-    criterion = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+    model, optimizer, scaler, criterion = training_parts(config, device, pretrained)  # the rate is set at each step
     crop = get_spec(config.model).crop_size(size)
-    balanced = len(set(np.bincount(train.labels, minlength=2).tolist())) > 1
+    balanced = unequal_classes(train)
     growth = (end / start) ** (1 / max(1, steps - 1))
 
     def batches():  # as many epochs as the steps need
