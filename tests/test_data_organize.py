@@ -12,7 +12,7 @@ import pytest
 
 from conftest import image_bytes, make_dataset, make_faces_folder, write_image
 from deepfake_coach.data import organize as organize_module
-from deepfake_coach.data.organize import _split_counts, parse_split
+from deepfake_coach.data.organize import split_counts, parse_split
 from deepfake_coach.errors import UsageError
 
 
@@ -303,7 +303,7 @@ def test_parse_split():
 
 
 def test_split_counts_give_every_split_an_image():
-    assert _split_counts(10, (0.7, 0.2, 0.1)) == [7, 2, 1]
-    assert _split_counts(3, (0.7, 0.2, 0.1)) == [1, 1, 1]
-    assert _split_counts(5, (0.7, 0.2, 0.1)) == [3, 1, 1]
-    assert sum(_split_counts(1234, (0.7, 0.2, 0.1))) == 1234
+    assert split_counts(10, (0.7, 0.2, 0.1)) == [7, 2, 1]
+    assert split_counts(3, (0.7, 0.2, 0.1)) == [1, 1, 1]
+    assert split_counts(5, (0.7, 0.2, 0.1)) == [3, 1, 1]
+    assert sum(split_counts(1234, (0.7, 0.2, 0.1))) == 1234

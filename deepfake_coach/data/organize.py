@@ -202,7 +202,7 @@ def _usable_items(layout: SourceLayout, folder_files: dict[Path, list[Path]], in
     return items
 
 
-def _split_counts(n: int, fractions: tuple[float, ...]) -> list[int]:
+def split_counts(n: int, fractions: tuple[float, ...]) -> list[int]:
     """How many of n go to each split: rounded shares, each split getting at least one when there are enough."""
     total = sum(fractions)
     counts = [round(n * f / total) for f in fractions]
@@ -225,7 +225,7 @@ def _assign(items: list[_Item], splits: list[str], fractions: tuple[float, ...],
         members.setdefault(group, []).append(item)
     order = list(members.values())
     random.Random(f"{seed}-{label}").shuffle(order)
-    bounds = list(accumulate(_split_counts(len(items), fractions)))
+    bounds = list(accumulate(split_counts(len(items), fractions)))
     placed = 0
     for group in order:
         index = next(i for i, bound in enumerate(bounds) if placed < bound)
@@ -298,7 +298,7 @@ def organize(
 ) -> OrganizeResult:
     """Build `data_dir` from the images in `src`. `replace` allows replacing an existing dataset."""
     src, data_dir = Path(src), Path(data_dir)
-    _refuse_overlap(src, data_dir)
+    refuse_overlap(src, data_dir)
     layout = find_source(src, exclude=data_dir)
     folder_files = {folder: visible_files(folder) for folders in layout.folders.values() for folder in folders}
     files = [path for paths in folder_files.values() for path in paths]
@@ -323,7 +323,7 @@ def organize(
     return result
 
 
-def _refuse_overlap(src: Path, data_dir: Path) -> None:
+def refuse_overlap(src: Path, data_dir: Path) -> None:
     source, target = src.resolve(), data_dir.resolve()
     if source == target or target in source.parents:
         raise DataError(

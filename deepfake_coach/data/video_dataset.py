@@ -30,7 +30,7 @@ from pathlib import Path
 
 from deepfake_coach.data.faces import crop_face, find_largest_face
 from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, SPLITS, VIDEOS_CSV, visible_files
-from deepfake_coach.data.organize import DEFAULT_SPLIT, _refuse_overlap, _split_counts, find_source
+from deepfake_coach.data.organize import DEFAULT_SPLIT, refuse_overlap, split_counts, find_source
 from deepfake_coach.data.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS, UnreadableVideo, count_frames, is_video, read_frames
 from deepfake_coach.errors import DataError, Interrupted, from_os_error
 from deepfake_coach.fsutil import atomic_write_text, staged_directory
@@ -121,7 +121,7 @@ def assign_splits(videos: list[SourceVideo], fractions: tuple[float, ...] = DEFA
         kinds.setdefault(tuple(sorted({v.label for v in members})), []).append(name)
     for kind, names in sorted(kinds.items()):
         random.Random(f"{seed}-{'+'.join(kind)}").shuffle(names)
-        bounds = list(accumulate(_split_counts(len(names), fractions)))
+        bounds = list(accumulate(split_counts(len(names), fractions)))
         for position, name in enumerate(names):
             split = splits[next(i for i, bound in enumerate(bounds) if position < bound)]
             for video in groups[name]:
@@ -321,7 +321,7 @@ def organize_videos(
 ) -> VideoDatasetResult:
     """A face dataset in `data_dir` from the videos in `src`'s real/ and fake/ folders."""
     src, data_dir = Path(src), Path(data_dir)
-    _refuse_overlap(src, data_dir)
+    refuse_overlap(src, data_dir)
     root, presplit, videos, skipped = find_folder_videos(src, exclude=data_dir)
     videos, unreadable = drop_unreadable(videos, root, progress)
     skipped += unreadable
