@@ -316,9 +316,9 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     spec = get_spec(config.model)
     if previous is not None:
         size = int(previous["image_size"])  # what the run started with, even if the images changed since
+        check_image_size(config.model, size)
     else:
-        size = training_image_size(config, Path(data_dir))
-    check_image_size(config.model, size)
+        size = training_image_size(config, Path(data_dir))  # checked there
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     train, val = load_training_splits(Path(data_dir), size, progress)
