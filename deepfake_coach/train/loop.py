@@ -30,6 +30,7 @@ from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, sa
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
 from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
 from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, default_image_size, get_spec
+from deepfake_coach.train.weight_average import WeightAverage
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 RUN_STATE = "state.json"
@@ -131,9 +132,10 @@ def one_cycle_lr(done: float, peak: float, warmup: float = WARMUP_SHARE) -> floa
 
 def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criterion, device, seed: int, epoch: int,
                     progress: Progress, description: str, scaler=None, crop: int | None = None, balanced: bool = False,
-                    lr_at=None) -> tuple[float, float]:
+                    lr_at=None, after_step=None) -> tuple[float, float]:
     """One pass over the training images (drawn class-balanced when `balanced`), on random `crop`-pixel
-    crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step."""
+    crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step, and
+    `after_step(model)` runs after each one."""
     model.train()
     n_batches = (len(data) + batch_size - 1) // batch_size
     # Sums stay on the device: reading them back waits for the GPU, so on CUDA the live figures are
@@ -154,6 +156,8 @@ def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criter
                 if _is_out_of_memory(error):
                     raise OutOfMemory(str(error)) from None
                 raise
+            if after_step is not None:
+                after_step(model)
             total_loss += loss.float() * len(labels)
             correct += (logits.argmax(1) == y).sum()
             seen += len(labels)
@@ -329,6 +333,8 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     balanced = unequal_classes(train)
     history: list[EpochMetrics] = []
     batch_size, start_epoch = config.batch_size, 1
+    # The model judged, saved and deployed is the average of the weights over about the last epoch.
+    average = WeightAverage(model, horizon=math.ceil(len(train) / config.batch_size))
 
     if previous is not None:
         model.load_state_dict(previous["state_dict"])
@@ -338,6 +344,8 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             torch.cuda.set_rng_state_all(previous["cuda_rng"])
         if scaler is not None and previous.get("grad_scaler"):  # mixed precision's loss scale, learned as it went
             scaler.load_state_dict(previous["grad_scaler"])
+        if previous.get("weight_average"):
+            average.load_state_dict(previous["weight_average"])
         history = [EpochMetrics(**m) for m in previous["history"]]
         batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
         best_path = Path(previous["best_path"])
@@ -359,7 +367,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             model, config.model, size, asdict(history[-1]) if history else {}, config.model_dump(mode="json"), epoch,
             optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-            grad_scaler=scaler.state_dict() if scaler is not None else None,
+            grad_scaler=scaler.state_dict() if scaler is not None else None, weight_average=average.state_dict(),
             history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path)))
 
     coach = Coach(patience=config.patience, command="dfcoach train")
@@ -374,22 +382,23 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             epoch = start_epoch
             while epoch <= config.epochs:
                 epoch_started = time.monotonic()
-                before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()))
+                before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), copy.deepcopy(average.state_dict()))
                 lr_at = lambda share, epoch=epoch: one_cycle_lr((epoch - 1 + share) / config.epochs, config.lr)  # noqa: E731
                 try:
                     train_loss, train_acc = train_one_epoch(model, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
-                                                            f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at)
+                                                            f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at,
+                                                            after_step=average.update)
                 except OutOfMemory:
-                    batch_size = _recover_from_oom(model, optimizer, before, batch_size, device, reporter, log)
+                    batch_size = _recover_from_oom(model, optimizer, average, before, batch_size, device, reporter, log)
                     continue  # the same epoch again, with smaller batches
-                val_loss, val_acc, fake_share, val_balanced = evaluate(model, val, batch_size, plain_loss, device)
+                val_loss, val_acc, fake_share, val_balanced = evaluate(average.average, val, batch_size, plain_loss, device)
                 metrics = EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc, fake_share, val_majority, optimizer.param_groups[0]["lr"],
                                        time.monotonic() - epoch_started, val_balanced_acc=val_balanced)
                 history.append(metrics)
                 _append_metrics(run_dir / "metrics.csv", metrics)
                 saved = None
                 if best_epoch(history) is metrics:
-                    save_checkpoint(best_path, make_checkpoint(model, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch))
+                    save_checkpoint(best_path, make_checkpoint(average.average, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch))
                     saved = best_path
                 save_last(epoch)
                 log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {val_loss:.4f} acc {val_acc:.2%}" + (f", saved {saved}" if saved else ""))
@@ -424,12 +433,13 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     return TrainResult(run, history, stopped_early, time.monotonic() - started, batch_size)
 
 
-def _recover_from_oom(model, optimizer, before, batch_size: int, device, reporter: TrainReporter, log: RunLog) -> int:
+def _recover_from_oom(model, optimizer, average: WeightAverage, before, batch_size: int, device, reporter: TrainReporter, log: RunLog) -> int:
     """Free the GPU's cache, restore the epoch's starting weights, and halve the batch size."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
     model.load_state_dict(before[0])
     optimizer.load_state_dict(before[1])
+    average.load_state_dict(before[2])
     if batch_size <= 1:
         log.write("out of memory at batch size 1")
         raise CoachError(
