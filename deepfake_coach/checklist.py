@@ -8,6 +8,17 @@ from typing import NamedTuple
 PASS_ACCURACY = 0.70
 
 
+def validation_score(accuracy: float | None, balanced: float | None) -> tuple[float | None, str]:
+    """The figure the 70% bar applies to, and how to say it. With unequal classes that is balanced
+    accuracy (a model calling all 72% real images "real" and every fake "real" too has 72% accuracy and
+    has learned nothing); when both agree, plain accuracy, as the guide says it."""
+    if accuracy is None:
+        return None, ""
+    if balanced is None or abs(balanced - accuracy) < 0.005:
+        return accuracy, f"{accuracy:.1%}"
+    return balanced, f"{balanced:.1%} balanced, {accuracy:.1%} plain: the classes are unequal"
+
+
 class Item(NamedTuple):
     done: bool
     what: str
@@ -30,15 +41,15 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
     env_file = Path(env_file) if env_file is not None else project_dir / ".env"
     report = check_dataset(data_dir, save_report=False)
     run = latest_run(project_dir / "runs")
-    saved, best_acc, loads = False, None, False
+    saved, loads, metrics = False, False, {}
     try:
         model_path = newest_model(project_dir / "models")
         saved = True
-        detector = Detector.load(model_path)
-        best_acc, loads = detector.metrics.get("val_acc"), True
+        metrics, loads = Detector.load(model_path).metrics, True
     except CoachError:  # no model yet, or one that does not load
         pass
-    accuracy = f" (best {best_acc:.1%})" if best_acc is not None else ""
+    best_acc, said = validation_score(metrics.get("val_acc"), metrics.get("val_balanced_acc"))
+    accuracy = f" (best {said})" if best_acc is not None else ""
     deploy = f"dfcoach deploy{env_file_flag(env_file)}"
     return [
         Item(report.fit_to_train, "Dataset organized and fit to train", f"dfcoach data check --data-dir {data_dir}"),

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-from deepfake_coach.checklist import PASS_ACCURACY
+from deepfake_coach.checklist import PASS_ACCURACY, validation_score
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
@@ -306,11 +306,16 @@ def _oom_fix(text: str) -> str | None:
             "--image-size, or a smaller model (--model custom_cnn).")
 
 
+RECOVERED_FROM_CHANCE = 0.60  # a best (balanced) accuracy this far above 50% learned something
+
+
 def _finished_run_health(run: Path, state: dict, log_text: str) -> Finding:
-    best = state.get("best_val_acc")
-    saw = f"The run {run.name} finished" + (f" with a best validation accuracy of {best:.1%}." if isinstance(best, (int, float)) else ".")
+    best, said = validation_score(*(value if isinstance(value, (int, float)) else None
+                                    for value in (state.get("best_val_acc"), state.get("best_val_balanced_acc"))))
+    saw = f"The run {run.name} finished" + (f" with a best validation accuracy of {said}." if best is not None else ".")
     coached = {kind for kind in ("overfitting", "stuck_at_chance", "one_class") if f"coach: {kind}:" in log_text}
-    if coached & {"stuck_at_chance", "one_class"}:
+    # Near chance for a few epochs and then learning is common on faint evidence: judge by the best epoch.
+    if coached & {"stuck_at_chance", "one_class"} and (best is None or best < RECOVERED_FROM_CHANCE):
         return warn(saw + " It was stuck at chance: the model did not learn to tell real from fake.",
                     "Check the labels (are the images in the right real/ and fake/ folders?), then try a smaller "
                     "learning rate: dfcoach train --lr 0.0001. `dfcoach doctor --explain \"accuracy stuck at 50%\"` says more.")

@@ -65,8 +65,9 @@ TROUBLES: tuple[Trouble, ...] = (
         "(fake images in real/ or mixed up), the learning rate too high, the images too small to show the "
         "artifacts, or the fakes too few or too alike.",
         "In this order: open a few images in real/ and fake/ and check they are in the right folder; train with a "
-        "smaller learning rate (dfcoach train --lr 0.0001); check the data with `dfcoach data check`; try a larger "
-        "--image-size (224) or a pretrained model (--model resnet18 --pretrained).",
+        "smaller learning rate (dfcoach train --lr 0.0001); check the data with `dfcoach data check`; keep the "
+        "pictures at their own size (leave --image-size unset) and give the full run its time (dfcoach train); or "
+        "start from a pretrained model (--model resnet18 --pretrained) when its weights can be downloaded.",
     ),
     Trouble(
         "overfitting", "Overfitting: training accuracy far above validation",

@@ -75,7 +75,8 @@ def _plain_environment(monkeypatch):
     monkeypatch.setenv("COLUMNS", "2000")  # no line wrapping inside asserted sentences
 
 
-def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32, val_acc: float = 0.9, seed: int = 0) -> Path:
+def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32, val_acc: float = 0.9, seed: int = 0,
+                val_balanced_acc: float | None = None) -> Path:
     """A real dfcoach checkpoint with untrained (seeded) weights, saved the way `dfcoach train` saves one."""
     import torch
 
@@ -85,5 +86,6 @@ def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32
     torch.manual_seed(seed)
     model = build_model(model_name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, make_checkpoint(model, model_name, image_size, metrics={"val_acc": val_acc, "val_loss": 0.3}, epoch=3))
+    metrics = {"val_acc": val_acc, "val_loss": 0.3} | ({"val_balanced_acc": val_balanced_acc} if val_balanced_acc is not None else {})
+    save_checkpoint(path, make_checkpoint(model, model_name, image_size, metrics=metrics, epoch=3))
     return path

@@ -57,6 +57,17 @@ def test_everything_done_with_a_deployed_model_relative_to_the_env_file(cli, pro
     assert "6 of 6 done. Everything the guide asks for is there." in result.stdout
 
 
+@pytest.mark.parametrize("plain, balanced, done, said", [
+    (0.72, 0.50, False, "best 50.0% balanced, 72.0% plain"),  # 72% real images, all called real: nothing learned
+    (0.65, 0.75, True, "best 75.0% balanced, 65.0% plain"),  # catches fakes well, the bigger class pays
+    (0.80, 0.8001, True, "best 80.0%)"),  # equal classes: the guide's plain figure
+])
+def test_the_accuracy_bar_uses_balanced_accuracy_when_the_classes_are_unequal(cli, project, plain, balanced, done, said):
+    write_model(project / "models" / "best_model_custom_cnn_20260101_000000.pth", val_acc=plain, val_balanced_acc=balanced)
+    (item,) = [item for item in items(cli) if item["what"].startswith("Validation accuracy above 70%")]
+    assert item["done"] is done and said in item["what"]
+
+
 def test_env_file_from_dfcoach_yaml_and_a_model_that_does_not_load(cli, project):
     (project / "dfcoach.yaml").write_text("deploy:\n  env_file: deploy/.env\n")
     (project / "deploy").mkdir()

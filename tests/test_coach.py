@@ -25,6 +25,15 @@ def test_overfitting_by_accuracy_gap_needs_two_epochs():
     assert advice.next_step and not advice.stop
 
 
+def test_with_unequal_classes_the_gap_is_measured_on_balanced_accuracy():
+    # 72% real validation images: a model leaning towards "fake" has low plain accuracy and has not memorised anything
+    leaning = [EpochMetrics(e, 0.65, 0.62, 0.7, 0.30, val_balanced_acc=0.58) for e in (1, 2)]
+    assert overfitting(leaning) is None
+    memorising = [EpochMetrics(e, 0.2, 0.95, 0.7, 0.80, val_balanced_acc=0.70) for e in (1, 2)]
+    advice = overfitting(memorising)
+    assert advice.kind == "overfitting" and "95%" in advice.message and "(70% balanced)" in advice.message
+
+
 def test_overfitting_by_rising_validation_loss():
     h = history((0.6, 0.7, 0.50, 0.70), (0.5, 0.75, 0.52, 0.72), (0.4, 0.78, 0.55, 0.73), (0.3, 0.80, 0.60, 0.74))
     advice = overfitting(h)
@@ -58,7 +67,7 @@ def test_stuck_at_chance_after_three_epochs_with_the_checklist():
     assert advice.kind == "stuck_at_chance"
     assert "coin toss" in advice.message
     assert "dfcoach train --quick --lr 0.0001" in advice.next_step and "dfcoach train --find-lr" in advice.next_step
-    assert "labels" in advice.next_step and "--image-size" in advice.next_step
+    assert "labels" in advice.next_step and "the full run (dfcoach train" in advice.next_step
 
 
 def test_stuck_at_the_majority_class_share():

@@ -191,6 +191,19 @@ def test_finished_run_health_from_its_log(project, log, best, expected, words):
     assert state == expected and words in saw
 
 
+@pytest.mark.parametrize("log, plain, balanced, expected, words", [
+    ("", 0.72, 0.52, "warn", "52.0% balanced, 72.0% plain"),  # calls nearly everything real: below the bar
+    ("", 0.66, 0.76, "ok", "76.0% balanced"),
+    # near chance at epoch 3, then it learned: the best epoch says so, not the early warning
+    ("t coach: stuck_at_chance: Stuck at chance\n", 0.65, 0.67, "warn", "not above 70%"),
+    ("t coach: stuck_at_chance: Stuck at chance\n", 0.72, 0.53, "warn", "stuck at chance"),
+])
+def test_finished_run_health_with_unequal_classes(project, log, plain, balanced, expected, words):
+    write_run(project, log=log, status="finished", best_val_acc=plain, best_val_balanced_acc=balanced)
+    state, saw, _ = status("last_run", project)
+    assert state == expected and words in saw, saw
+
+
 # --- the deployed model ---------------------------------------------------------------------------
 
 

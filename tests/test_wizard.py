@@ -287,3 +287,21 @@ def test_imagenet_weights_on_disk_are_offered(project, monkeypatch):
     quick = next((project / "runs").iterdir())
     assert "pretrained: true" in (quick / "config.yaml").read_text()
     assert load_project_config(project / "dfcoach.yaml").wizard.pretrained is True
+
+
+# --- reading the quick run's own numbers -----------------------------------------------------------
+
+
+def test_the_reading_of_a_run_uses_balanced_accuracy_when_the_classes_are_unequal():
+    from deepfake_coach.train.coach import EpochMetrics
+    from deepfake_coach.wizard.texts import read_run
+
+    # 72% real images, every one called real: 72% plain accuracy, nothing learned
+    guessing = [EpochMetrics(e, 0.69, 0.5, 0.6, 0.72, val_fake_share=0.0, val_majority=0.72, val_balanced_acc=0.5) for e in (1, 2, 3)]
+    text = " ".join(read_run(guessing))
+    assert "a real start" not in text and "calls every validation image real" in text
+    # faint but real evidence: above chance, below the guide's bar, and it says what helps
+    learning = [EpochMetrics(e, 0.69 - 0.01 * e, 0.55, 0.62, 0.64, val_fake_share=0.4, val_majority=0.72, val_balanced_acc=0.67) for e in (1, 2, 3, 4, 5)]
+    text = " ".join(read_run(learning))
+    assert "67.0% balanced, 64.0% plain" in text and "better than a coin toss" in text and "full run" in text
+    assert "validation (67%)" in text  # no overfitting, judged on the balanced figure

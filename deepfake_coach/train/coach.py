@@ -56,13 +56,15 @@ def best_epoch(history: Sequence[EpochMetrics]) -> EpochMetrics:
 
 
 def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
+    # Training draws as many fakes as reals, so its accuracy is compared with the balanced validation
+    # accuracy: plain accuracy drops when a model leans towards the smaller class, which is no memorising.
     recent = history[-OVERFIT_GAP_EPOCHS:]
-    if len(recent) == OVERFIT_GAP_EPOCHS and all(m.train_acc - m.val_acc > OVERFIT_GAP for m in recent):
+    if len(recent) == OVERFIT_GAP_EPOCHS and all(m.train_acc - selection_score(m) > OVERFIT_GAP for m in recent):
         last = history[-1]
         return Advice(
             "overfitting",
             f"Overfitting: training accuracy ({last.train_acc:.0%}) is more than {OVERFIT_GAP:.0%} above validation "
-            f"accuracy ({last.val_acc:.0%}) for {OVERFIT_GAP_EPOCHS} epochs. The model is memorising its training "
+            f"accuracy ({selection_score(last):.0%}{' balanced' if _balanced_note(last) else ''}) for {OVERFIT_GAP_EPOCHS} epochs. The model is memorising its training "
             "images instead of learning what makes a face fake.",
             "Nothing to do now: the best model by validation accuracy is the one kept. Next time, more images "
             "help most; training for fewer epochs helps too.",
@@ -156,7 +158,8 @@ def _chance_checklist(command: str) -> str:
         "Check, in this order: (1) the labels: open a few images in real/ and fake/ and make sure they are in the "
         f"right folder; (2) a smaller learning rate: {command} --lr 0.0001 (or let dfcoach try rates: "
         f"dfcoach train --find-lr); (3) the data: are the fakes varied, "
-        f"and different enough from the reals?; (4) the image size: try {command} --image-size 224."
+        f"and different enough from the reals?; (4) time: on real photographs the evidence is faint and can take "
+        f"more than 5 epochs to show, so give the full run (dfcoach train, up to 30 epochs) its chance; more images help most."
     )
 
 

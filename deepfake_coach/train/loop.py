@@ -425,11 +425,13 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         log.write(f"failed: {message}")
         raise
 
-    _write_state(run_dir, status="finished", epoch=len(history), best_epoch=best_epoch(history).epoch, best_val_acc=best_epoch(history).val_acc)
+    best = best_epoch(history)
+    _write_state(run_dir, status="finished", epoch=len(history), best_epoch=best.epoch, best_val_acc=best.val_acc,
+                 best_val_balanced_acc=best.val_balanced_acc)
     from deepfake_coach.train.curves import plot_curves
 
     plot_curves(history, run_dir / "curves.png")
-    log.write(f"finished: best val acc {best_epoch(history).val_acc:.2%} at epoch {best_epoch(history).epoch}")
+    log.write(f"finished: best val acc {best.val_acc:.2%} at epoch {best.epoch}")
     return TrainResult(run, history, stopped_early, time.monotonic() - started, batch_size)
 
 

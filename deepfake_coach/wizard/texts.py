@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from deepfake_coach.checklist import PASS_ACCURACY, validation_score
 from deepfake_coach.train.coach import EpochMetrics, best_epoch, overfitting, stuck_at_chance
 
 # Paragraphs are single lines: rich wraps them to the terminal's width.
@@ -86,16 +87,22 @@ def read_run(history: Sequence[EpochMetrics]) -> list[str]:
         lines.append(f"It is learning: training loss fell from {first.train_loss:.3f} to {last.train_loss:.3f} in {len(history)} epochs.")
     else:
         lines.append(f"Training loss did not fall ({first.train_loss:.3f} to {last.train_loss:.3f}): the model is not learning yet.")
-    if best.val_acc >= 0.85:
-        lines.append(f"Validation accuracy reached {best.val_acc:.1%} (epoch {best.epoch}): it tells real from fake on photos it never trained on.")
-    elif best.val_acc >= 0.70:
-        lines.append(f"Validation accuracy reached {best.val_acc:.1%}: a real start. The full run usually adds more.")
+    # With unequal classes the figures to read are balanced ones (see checklist.validation_score).
+    score, said = validation_score(best.val_acc, best.val_balanced_acc)
     chance = stuck_at_chance(history)
+    if score >= 0.85:
+        lines.append(f"Validation accuracy reached {said} (epoch {best.epoch}): it tells real from fake on photos it never trained on.")
+    elif score > PASS_ACCURACY:
+        lines.append(f"Validation accuracy reached {said}: a real start. The full run usually adds more.")
+    elif chance is None and score >= 0.55:
+        lines.append(f"Validation accuracy reached {said} (epoch {best.epoch}): better than a coin toss (50%), not yet the "
+                     f"guide's {PASS_ACCURACY:.0%}. The evidence in real photos is faint: the full run and more images help.")
     if chance is not None:
         lines.append(f"{chance.message} {chance.next_step}")
     over = overfitting(history)
     if over is not None:
         lines.append(over.message)
     elif chance is None:
-        lines.append(f"No overfitting: training ({last.train_acc:.0%}) and validation ({last.val_acc:.0%}) accuracy stay close.")
+        val_last, _ = validation_score(last.val_acc, last.val_balanced_acc)
+        lines.append(f"No overfitting: training ({last.train_acc:.0%}) and validation ({val_last:.0%}) accuracy stay close.")
     return lines
