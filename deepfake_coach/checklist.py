@@ -10,8 +10,8 @@ PASS_ACCURACY = 0.70
 
 def validation_score(accuracy: float | None, balanced: float | None) -> tuple[float | None, str]:
     """The figure the 70% bar applies to, and how to say it. With unequal classes that is balanced
-    accuracy (a model calling all 72% real images "real" and every fake "real" too has 72% accuracy and
-    has learned nothing); when both agree, plain accuracy, as the guide says it."""
+    accuracy: on validation images that are 72% real, a model that calls everything real scores 72%
+    accuracy and has learned nothing. When both agree, plain accuracy, as the guide says it."""
     if accuracy is None:
         return None, ""
     if balanced is None or abs(balanced - accuracy) < 0.005:

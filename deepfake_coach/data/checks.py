@@ -285,7 +285,7 @@ def _file_problems(data_dir: Path, class_files: dict[tuple[str, str], list[Path]
                 f"{len(small)} image{'s are' if len(small) > 1 else ' is'} smaller than {MIN_SIDE} pixels on a side.",
                 "The traces fakes leave are in fine detail; a tiny image has none left, and enlarging it for "
                 "training only adds blur.",
-                f"Remove them, or replace them with larger versions (128 px or more).",
+                "Remove them, or replace them with larger versions (128 px or more).",
                 small,
             )
         )

@@ -61,10 +61,11 @@ def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
     recent = history[-OVERFIT_GAP_EPOCHS:]
     if len(recent) == OVERFIT_GAP_EPOCHS and all(m.train_acc - selection_score(m) > OVERFIT_GAP for m in recent):
         last = history[-1]
+        validation = f"{selection_score(last):.0%}" + (" balanced" if _balanced_note(last) else "")
         return Advice(
             "overfitting",
             f"Overfitting: training accuracy ({last.train_acc:.0%}) is more than {OVERFIT_GAP:.0%} above validation "
-            f"accuracy ({selection_score(last):.0%}{' balanced' if _balanced_note(last) else ''}) for {OVERFIT_GAP_EPOCHS} epochs. The model is memorising its training "
+            f"accuracy ({validation}) for {OVERFIT_GAP_EPOCHS} epochs. The model is memorising its training "
             "images instead of learning what makes a face fake.",
             "Nothing to do now: the best model by validation accuracy is the one kept. Next time, more images "
             "help most; training for fewer epochs helps too.",

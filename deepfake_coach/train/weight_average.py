@@ -33,14 +33,11 @@ class WeightAverage:
     def update(self, model: nn.Module) -> None:
         self.steps += 1
         decay = self.decay()
-        averaged, current = [], []
         for mine, theirs in zip(self.average.state_dict().values(), model.state_dict().values()):
             if mine.is_floating_point():
-                averaged.append(mine)
-                current.append(theirs.detach())
+                mine.lerp_(theirs, 1 - decay)
             else:
                 mine.copy_(theirs)  # counters such as BatchNorm's num_batches_tracked
-        torch._foreach_lerp_(averaged, current, 1 - decay)
 
     def state_dict(self) -> dict:
         return {"weights": self.average.state_dict(), "steps": self.steps}
