@@ -76,3 +76,38 @@ def test_the_saved_model_is_the_average(cli, tmp_path, monkeypatch):
     for name, weights in last["weight_average"]["weights"].items():
         assert torch.equal(best[name], weights), name
     assert any(not torch.equal(best[name], raw) for name, raw in last["state_dict"].items() if raw.is_floating_point())
+
+
+def test_a_run_saved_before_the_average_existed_resumes_from_its_own_weights(cli, tmp_path, monkeypatch):
+    from deepfake_coach.train import loop
+    from deepfake_coach.train.checkpoint import save_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    make_dataset(tmp_path / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
+    real_step, calls = loop.train_step, []
+
+    def interrupt(*args):
+        calls.append(1)
+        if len(calls) == 4:  # the first batch of epoch 2
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(loop, "train_step", interrupt)
+    assert cli("train", "--image-size", "32", "--batch-size", "8", "--epochs", "3").exit_code == 130
+    monkeypatch.setattr(loop, "train_step", real_step)
+    (run,) = (tmp_path / "runs").iterdir()
+    older = load_checkpoint(run / "last.pth")
+    del older["weight_average"]  # as an earlier dfcoach saved it
+    save_checkpoint(run / "last.pth", older)
+
+    started_from = []
+
+    class Watched(WeightAverage):
+        def __init__(self, model, horizon):
+            super().__init__(model, horizon)
+            started_from.append({name: value.clone() for name, value in self.average.state_dict().items()})
+
+    monkeypatch.setattr(loop, "WeightAverage", Watched)
+    assert cli("train", "--resume", "last").exit_code == 0
+    for name, value in older["state_dict"].items():
+        assert torch.equal(started_from[0][name], value), name

@@ -333,8 +333,6 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     balanced = unequal_classes(train)
     history: list[EpochMetrics] = []
     batch_size, start_epoch = config.batch_size, 1
-    # The model judged, saved and deployed is the average of the weights over about the last epoch.
-    average = WeightAverage(model, horizon=math.ceil(len(train) / config.batch_size))
 
     if previous is not None:
         model.load_state_dict(previous["state_dict"])
@@ -344,8 +342,6 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             torch.cuda.set_rng_state_all(previous["cuda_rng"])
         if scaler is not None and previous.get("grad_scaler"):  # mixed precision's loss scale, learned as it went
             scaler.load_state_dict(previous["grad_scaler"])
-        if previous.get("weight_average"):
-            average.load_state_dict(previous["weight_average"])
         history = [EpochMetrics(**m) for m in previous["history"]]
         batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
         best_path = Path(previous["best_path"])
@@ -353,6 +349,12 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         run_dir, stamp = _new_run_dir(runs_dir)
         best_path = models_dir / f"best_model_{config.model}_{stamp}.pth"
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({**config.model_dump(mode="json"), "image_size": size, "pretrained": pretrained, "data_dir": str(data_dir)}, sort_keys=False))
+
+    # The model judged, saved and deployed is the average of the weights over about the last epoch;
+    # made after a resumed run's weights are loaded, so a run saved before it existed starts from those.
+    average = WeightAverage(model, horizon=math.ceil(len(train) / config.batch_size))
+    if previous is not None and previous.get("weight_average"):
+        average.load_state_dict(previous["weight_average"])
 
     log = RunLog(run_dir / "train.log")
     run = RunInfo(run_dir, best_path, config.model, size, str(device), len(train), len(val), batch_size, config.epochs, start_epoch, train.skipped + val.skipped)
