@@ -75,6 +75,23 @@ def _plain_environment(monkeypatch):
     monkeypatch.setenv("COLUMNS", "2000")  # no line wrapping inside asserted sentences
 
 
+def ctrl_c_at_training_step(monkeypatch, step: int):
+    """Ctrl-C (KeyboardInterrupt) in dfcoach's `step`-th training step, counting from 1. Returns a
+    function that lets training run normally again, for the resume that follows."""
+    from deepfake_coach.train import loop
+
+    real_step, calls = loop.train_step, []
+
+    def interrupt(*args):
+        calls.append(1)
+        if len(calls) == step:
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(loop, "train_step", interrupt)
+    return lambda: monkeypatch.setattr(loop, "train_step", real_step)
+
+
 def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32, val_acc: float = 0.9, seed: int = 0,
                 val_balanced_acc: float | None = None) -> Path:
     """A real dfcoach checkpoint with untrained (seeded) weights, saved the way `dfcoach train` saves one."""

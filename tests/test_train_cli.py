@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from conftest import make_dataset
+from conftest import ctrl_c_at_training_step, make_dataset
 from deepfake_coach.train import loop
 from deepfake_coach.train.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -114,22 +114,14 @@ def test_out_of_memory_at_batch_size_one_stops_clearly(cli, project, monkeypatch
 
 
 def test_ctrl_c_saves_and_resume_finishes_the_run(cli, project, monkeypatch):
-    real_step, calls = loop.train_step, []
-
-    def interrupt_in_epoch_two(*args):
-        calls.append(1)
-        if len(calls) == 5:  # 3 batches per epoch: the second batch of epoch 2
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr(loop, "train_step", interrupt_in_epoch_two)
+    train_again = ctrl_c_at_training_step(monkeypatch, 5)  # 3 batches per epoch: the second batch of epoch 2
     result = cli("train", *FAST)
     assert result.exit_code == 130
     run = only_run(project)
     assert f"dfcoach train --resume {run.name}" in result.stderr
     assert load_checkpoint(run / "last.pth")["epoch"] == 1
 
-    monkeypatch.setattr(loop, "train_step", real_step)
+    train_again()
     result = cli("train", "--resume", "last")
     assert result.exit_code == 0, result.output
     assert "Resuming noise_cnn" in result.stderr
@@ -155,17 +147,9 @@ def test_resume_continues_exactly(cli, tmp_path, monkeypatch):
     assert cli("train", *FAST, "--epochs", "3").exit_code == 0
 
     monkeypatch.chdir(tmp_path / "stopped")
-    real_step, calls = loop.train_step, []
-
-    def interrupt(*args):
-        calls.append(1)
-        if len(calls) == 4:  # the first batch of epoch 2
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr(loop, "train_step", interrupt)
+    train_again = ctrl_c_at_training_step(monkeypatch, 4)  # the first batch of epoch 2
     assert cli("train", *FAST, "--epochs", "3").exit_code == 130
-    monkeypatch.setattr(loop, "train_step", real_step)
+    train_again()
     assert cli("train", "--resume", "last").exit_code == 0
     assert metrics_rows(only_run(tmp_path / "stopped")) == metrics_rows(only_run(tmp_path / "straight"))
 

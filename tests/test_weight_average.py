@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_dataset
+from conftest import ctrl_c_at_training_step, make_dataset
 from deepfake_coach.train.checkpoint import load_checkpoint
 from deepfake_coach.train.weight_average import WeightAverage
 
@@ -84,17 +84,9 @@ def test_a_run_saved_before_the_average_existed_resumes_from_its_own_weights(cli
 
     monkeypatch.chdir(tmp_path)
     make_dataset(tmp_path / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
-    real_step, calls = loop.train_step, []
-
-    def interrupt(*args):
-        calls.append(1)
-        if len(calls) == 4:  # the first batch of epoch 2
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr(loop, "train_step", interrupt)
+    train_again = ctrl_c_at_training_step(monkeypatch, 4)  # the first batch of epoch 2
     assert cli("train", "--image-size", "32", "--batch-size", "8", "--epochs", "3").exit_code == 130
-    monkeypatch.setattr(loop, "train_step", real_step)
+    train_again()
     (run,) = (tmp_path / "runs").iterdir()
     older = load_checkpoint(run / "last.pth")
     del older["weight_average"]  # as an earlier dfcoach saved it
