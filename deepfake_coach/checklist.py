@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from deepfake_coach.train.coach import balanced_differs
+
 PASS_ACCURACY = 0.70
 
 
@@ -14,7 +16,7 @@ def validation_score(accuracy: float | None, balanced: float | None) -> tuple[fl
     accuracy and has learned nothing. When both agree, plain accuracy, as the guide says it."""
     if accuracy is None:
         return None, ""
-    if balanced is None or abs(balanced - accuracy) < 0.005:
+    if not balanced_differs(accuracy, balanced):
         return accuracy, f"{accuracy:.1%}"
     return balanced, f"{balanced:.1%} balanced, {accuracy:.1%} plain: the classes are unequal"
 

@@ -61,7 +61,7 @@ def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
     recent = history[-OVERFIT_GAP_EPOCHS:]
     if len(recent) == OVERFIT_GAP_EPOCHS and all(m.train_acc - selection_score(m) > OVERFIT_GAP for m in recent):
         last = history[-1]
-        validation = f"{selection_score(last):.0%}" + (" balanced" if _balanced_note(last) else "")
+        validation = f"{selection_score(last):.0%}" + (" balanced" if balanced_differs(last.val_acc, last.val_balanced_acc) else "")
         return Advice(
             "overfitting",
             f"Overfitting: training accuracy ({last.train_acc:.0%}) is more than {OVERFIT_GAP:.0%} above validation "
@@ -111,8 +111,14 @@ def early_stop(history: Sequence[EpochMetrics], patience: int, command: str = "d
     )
 
 
+def balanced_differs(accuracy: float, balanced: float | None) -> bool:
+    """Whether balanced accuracy is worth reading beside plain accuracy: it is known, and the classes
+    are unequal enough for the two to differ by half a point or more."""
+    return balanced is not None and abs(balanced - accuracy) >= 0.005
+
+
 def _balanced_note(m: EpochMetrics) -> str:
-    if m.val_balanced_acc is None or abs(m.val_balanced_acc - m.val_acc) < 0.005:
+    if not balanced_differs(m.val_acc, m.val_balanced_acc):
         return ""
     return f" (balanced accuracy {m.val_balanced_acc:.1%}, which is what picks the best)"
 

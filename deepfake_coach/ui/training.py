@@ -9,13 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 
-from deepfake_coach.train.coach import Advice, EpochMetrics
+from deepfake_coach.train.coach import Advice, EpochMetrics, balanced_differs
 from deepfake_coach.train.loop import RunInfo, TrainReporter, TrainResult
 
 
 def _balanced(m: EpochMetrics, digits: int = 2) -> str:
     """Balanced accuracy next to accuracy, when the classes are unequal enough for them to differ."""
-    if m.val_balanced_acc is None or abs(m.val_balanced_acc - m.val_acc) < 0.005:
+    if not balanced_differs(m.val_acc, m.val_balanced_acc):
         return ""
     return f" (balanced {m.val_balanced_acc:.{digits}%})"
 
