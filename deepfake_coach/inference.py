@@ -8,6 +8,7 @@ preprocessing (size, normalisation) is read from the checkpoint, never assumed.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable
@@ -20,6 +21,12 @@ MODELS_DIR = Path("models")
 MODEL_GLOB = "best_model_*.pth"
 MAX_PIXELS = 64_000_000  # a 64-megapixel photo is already far more than a face detector needs
 KNOWN_PREPROCESSING = {"exif_upright+resize_shorter_side+center_crop"}
+DEFAULT_THRESHOLD = 0.5  # for model files saved before training chose a threshold
+# Where the threshold in use comes from, as reports and JSON name it
+FROM_VALIDATION = "validation"  # chosen by training on the validation images
+FROM_MODEL_FILE = "model_file"  # stored in the model file, with no record of how it was chosen
+FROM_DEFAULT = "default"  # the model file stores none: the standard 0.5
+FROM_COMMAND_LINE = "command_line"  # --threshold
 
 
 class UnreadableImage(DataError):
@@ -78,6 +85,43 @@ def open_image(source: Path | bytes | BinaryIO, size: int | None = None):
     return image
 
 
+def stored_threshold(checkpoint: dict) -> tuple[float, str]:
+    """(threshold, source) from a checkpoint; 0.5 for files that store none. The file is untrusted
+    input, so anything but a number strictly between 0 and 1 is refused rather than judged with."""
+    if "threshold" not in checkpoint:
+        return DEFAULT_THRESHOLD, FROM_DEFAULT
+    value = checkpoint["threshold"]
+    # bool is an int in Python, and True would read as 1.0: refused like any other non-number
+    usable = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0.0 < value < 1.0
+    if not usable:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise CoachError(
+            f"This model file stores a decision threshold of {shown}, which is not a probability between 0 and 1.",
+            hint="The file may be damaged or edited by hand: train a new model with `dfcoach train`, "
+                 "or use another model file.",
+        )
+    source = FROM_VALIDATION if checkpoint.get("threshold_source") == FROM_VALIDATION else FROM_MODEL_FILE
+    return float(value), source
+
+
+def explain_threshold(threshold: float, source: str, model_threshold: float | None = None) -> str:
+    """The threshold in use and why, in a beginner's words."""
+    rule = (f"Threshold {threshold:g}: a picture is called fake when the model gives it a fake probability "
+            f"of {threshold:g} or more.")
+    if source == FROM_VALIDATION:
+        why = ("It was chosen on the validation images, where it gave the best balanced accuracy; "
+               "0.5 is not always the best cut.")
+    elif source == FROM_COMMAND_LINE:
+        own = f" (the model's own is {model_threshold:g})" if model_threshold is not None else ""
+        why = f"It was set with --threshold{own}."
+    elif source == FROM_MODEL_FILE:
+        why = "It is the threshold stored in the model file."
+    else:
+        why = ("This is the standard cut: the model file was saved before dfcoach chose a threshold "
+               "on the validation images.")
+    return f"{rule} {why}"
+
+
 @dataclass(frozen=True)
 class Verdict:
     fake_probability: float
@@ -120,6 +164,8 @@ class Detector:
         self.mean = tuple(checkpoint["normalization"]["mean"])
         self.std = tuple(checkpoint["normalization"]["std"])
         self.metrics: dict = dict(checkpoint.get("metrics", {}))
+        # the fake probability from which a picture is called fake, and where that number comes from
+        self.threshold, self.threshold_source = stored_threshold(checkpoint)
         self.device = torch.device(device)
         self.model = for_inference(model_from_checkpoint(checkpoint), self.device)
 
@@ -148,21 +194,31 @@ class Detector:
             logits = self.model(x).float()
             return torch.softmax(logits, dim=1)[:, self.fake_index].cpu().numpy()
 
-    def judge(self, image, threshold: float = 0.5) -> Verdict:
-        """The verdict on one PIL image (best opened with `open_image(source, detector.image_size)`)."""
+    def threshold_in_use(self, threshold: float | None = None) -> tuple[float, str]:
+        """(threshold, source): the caller's when given (--threshold), else the model's own."""
+        if threshold is None:
+            return self.threshold, self.threshold_source
+        return float(threshold), FROM_COMMAND_LINE
+
+    def judge(self, image, threshold: float | None = None) -> Verdict:
+        """The verdict on one PIL image (best opened with `open_image(source, detector.image_size)`);
+        `threshold` None means the model's own."""
+        threshold, _ = self.threshold_in_use(threshold)
         return Verdict(float(self.fake_probabilities(self.prepare(image)[None])[0]), threshold)
 
-    def judge_images(self, images, threshold: float = 0.5, batch_size: int = 32) -> list[Verdict]:
+    def judge_images(self, images, threshold: float | None = None, batch_size: int = 32) -> list[Verdict]:
         """Verdicts on several PIL images (video frames, say), in batches."""
+        threshold, _ = self.threshold_in_use(threshold)
         verdicts: list[Verdict] = []
         for start in range(0, len(images), batch_size):
             pixels = np.stack([self.prepare(image) for image in images[start : start + batch_size]])
             verdicts += [Verdict(float(p), threshold) for p in self.fake_probabilities(pixels)]
         return verdicts
 
-    def judge_files(self, paths: Iterable[Path], threshold: float = 0.5, batch_size: int = 32
+    def judge_files(self, paths: Iterable[Path], threshold: float | None = None, batch_size: int = 32
                     ) -> tuple[list[tuple[Path, Verdict]], list[tuple[Path, str]]]:
         """(verdicts, unreadable files with the reason); an unreadable file never stops the others."""
+        threshold, _ = self.threshold_in_use(threshold)
         verdicts: list[tuple[Path, Verdict]] = []
         unreadable: list[tuple[Path, str]] = []
         batch: list[tuple[Path, np.ndarray]] = []
@@ -192,4 +248,6 @@ class Detector:
             "image_size": self.image_size,
             "device": str(self.device),
             "val_acc": self.metrics.get("val_acc"),
+            "threshold": self.threshold,
+            "threshold_source": self.threshold_source,
         }
