@@ -330,7 +330,11 @@ def _check_and_exit(data_dir: Path, session: Session, as_json: bool = False) -> 
 
 # --- dfcoach evaluate, predict, checklist, doctor ---------------------------------------------
 
-Threshold = Annotated[float, typer.Option(help="Fake probability from which an image is called fake (0 to 1).")]
+Threshold = Annotated[
+    Optional[float],
+    typer.Option(help="Fake probability from which an image is called fake (0 to 1). Default: the model's own, "
+                      "chosen on its validation images (0.5 for older models).", show_default=False),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON, for scripts.")]
 EnvFile = Annotated[
     Optional[Path],
@@ -348,7 +352,7 @@ def evaluate_model(
     model: Annotated[Optional[Path], typer.Argument(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
     data_dir: DataDir = None,
     split: Annotated[str, typer.Option(help="Which images to judge: test (never seen in training), val or train.")] = "test",
-    threshold: Threshold = 0.5,
+    threshold: Threshold = None,
     as_json: AsJson = False,
 ) -> None:
     """Measure the model on images it never trained on: metrics, confusion matrix, and pictures."""
@@ -372,7 +376,7 @@ def predict_files(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Pictures, videos, or folders of them (searched at any depth).", show_default=False)],
     model: Annotated[Optional[Path], typer.Option(help="The model file. [default: the newest models/best_model_*.pth]", show_default=False)] = None,
-    threshold: Threshold = 0.5,
+    threshold: Threshold = None,
     frames: Annotated[int, typer.Option(min=1, max=1000, help="Videos: frames taken from each, evenly spaced; the verdict is the mean over the faces found.")] = 32,
     as_json: AsJson = False,
 ) -> None:
@@ -380,7 +384,7 @@ def predict_files(
 
     Exit code 0 when at least one file was judged, 1 when none could be.
     """
-    from deepfake_coach.inference import Detector
+    from deepfake_coach.inference import Detector, explain_threshold
     from deepfake_coach.predict import check_threshold, predict
     from deepfake_coach.ui.evaluation import render_predictions, render_unreadable, render_video_predictions
 
@@ -388,12 +392,14 @@ def predict_files(
     detector = Detector.load(model)
     predictions = predict(detector, paths, threshold, _session(ctx).progress(), frames)
     if as_json:
-        _print_json(json.dumps(predictions.to_dict(detector, threshold), indent=2))
+        _print_json(json.dumps(predictions.to_dict(detector), indent=2))
     else:
         if predictions.verdicts:
             render_predictions([(str(path), v.label, v.fake_probability) for path, v in predictions.verdicts], console.out())
         if predictions.videos:
             render_video_predictions(predictions.videos, console.out())
+        if predictions.judged_any:  # a 40% "fake" surprises unless the cut is said
+            console.info(explain_threshold(predictions.threshold, predictions.threshold_source, detector.threshold))
         if predictions.unreadable:
             render_unreadable([(str(path), reason) for path, reason in predictions.unreadable], console.err())
     if not predictions.judged_any:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from deepfake_coach.data.layout import CLASSES, DEFAULT_DATA_DIR, SPLITS
 from deepfake_coach.errors import DataError, UsageError, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.inference import explain_threshold
 from deepfake_coach.predict import check_threshold, judge_pictures
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
@@ -52,7 +53,9 @@ class Evaluation:
     model: dict
     data_dir: str
     split: str
-    threshold: float
+    threshold: float  # the one used: the model's own unless --threshold
+    threshold_source: str  # validation, model_file, default or command_line (inference.FROM_*)
+    threshold_meaning: str  # the threshold and why, in words
     counts: dict[str, int]
     metrics: dict[str, float | None]
     confusion: dict[str, dict[str, int]]  # truth -> called -> images
@@ -238,12 +241,14 @@ def _same_file(recorded: Path, model_path: Path, project_dir: Path) -> bool:
         return False
 
 
-def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str = "test", threshold: float = 0.5,
+def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str = "test", threshold: float | None = None,
              run_dir: Path | None = None, progress: Progress = NO_PROGRESS) -> Evaluation:
-    """Judge every image of `split`, compute the metrics, draw the pictures and write report.json."""
+    """Judge every image of `split`, compute the metrics, draw the pictures and write report.json.
+    `threshold` None means the model's own, the one training chose on the validation images."""
     from deepfake_coach.evaluation_plots import plot_confusion, plot_mistakes, plot_roc
 
     check_threshold(threshold)
+    threshold, threshold_source = detector.threshold_in_use(threshold)
     data_dir = Path(data_dir)
     judged, unreadable = judge_split(detector, split_images(data_dir, split), data_dir, progress)
     counts = {label: sum(item.label == label for item in judged) for label in CLASSES}
@@ -267,7 +272,9 @@ def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str
         raise from_os_error(error, f"save the evaluation's pictures in {run_dir}") from None
 
     evaluation = Evaluation(
-        model=detector.describe(), data_dir=str(data_dir), split=split, threshold=threshold, counts=counts,
+        model=detector.describe(), data_dir=str(data_dir), split=split, threshold=threshold,
+        threshold_source=threshold_source, threshold_meaning=explain_threshold(threshold, threshold_source, detector.threshold),
+        counts=counts,
         metrics=metrics, confusion=matrix, summary=plain_summary(matrix), auc_meaning=auc_meaning(metrics["roc_auc"]),
         balance_note=balance_note(counts), per_kind=accuracy_by_kind(data_dir, judged, threshold),
         videos=video_level(data_dir, judged, threshold),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterable
 from deepfake_coach.data.layout import IMAGE_EXTENSIONS, is_hidden, visible_files
 from deepfake_coach.data.video import DEFAULT_FRAMES, is_video
 from deepfake_coach.errors import DataError, UsageError
+from deepfake_coach.inference import DEFAULT_THRESHOLD, FROM_DEFAULT
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
@@ -22,18 +23,20 @@ if TYPE_CHECKING:
 JUDGE_CHUNK = 256  # pictures judged between two progress updates
 
 
-def check_threshold(threshold: float) -> float:
-    if not 0.0 <= threshold <= 1.0:
+def check_threshold(threshold: float | None) -> float | None:
+    """A --threshold given on the command line, checked; None (not given) means the model's own."""
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise UsageError(
             f"--threshold {threshold} is outside 0 to 1.",
-            hint="The threshold is a probability: 0.5 (the default) calls an image fake when the model is more sure of fake than real.",
+            hint="The threshold is a probability: a picture is called fake from that fake probability on. "
+                 "Leave it out to use the model's own threshold (chosen on its validation images).",
         )
     return threshold
 
 
-def judge_pictures(detector: "Detector", paths: list[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS
+def judge_pictures(detector: "Detector", paths: list[Path], threshold: float | None = None, progress: Progress = NO_PROGRESS
                    ) -> tuple[list[tuple[Path, "Verdict"]], list[tuple[Path, str]]]:
-    """`Detector.judge_files`, a chunk at a time so the person sees it advance."""
+    """`Detector.judge_files`, a chunk at a time so the person sees it advance (threshold None: the model's)."""
     verdicts: list[tuple[Path, "Verdict"]] = []
     unreadable: list[tuple[Path, str]] = []
     with progress.task("Judging pictures", total=len(paths), unit="pictures") as task:
@@ -51,15 +54,18 @@ class Predictions:
     verdicts: list[tuple[Path, "Verdict"]] = field(default_factory=list)  # pictures
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     videos: list["VideoVerdict"] = field(default_factory=list)
+    threshold: float = DEFAULT_THRESHOLD  # the one the verdicts used
+    threshold_source: str = FROM_DEFAULT  # where it comes from (inference.FROM_*)
 
     @property
     def judged_any(self) -> bool:
         return bool(self.verdicts or self.videos)
 
-    def to_dict(self, detector: "Detector", threshold: float) -> dict:
+    def to_dict(self, detector: "Detector") -> dict:
         return {
             "model": detector.describe(),
-            "threshold": threshold,
+            "threshold": self.threshold,
+            "threshold_source": self.threshold_source,
             "results": [{"file": str(path), "verdict": v.label, "fake_probability": round(v.fake_probability, 6),
                          "confidence": round(v.confidence, 6)} for path, v in self.verdicts],
             "videos": [video.to_dict() for video in self.videos],
@@ -90,7 +96,7 @@ def collect_inputs(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[
     return images, videos, skipped
 
 
-def judge_videos(detector: "Detector", videos: list[Path], threshold: float, frames: int = DEFAULT_FRAMES,
+def judge_videos(detector: "Detector", videos: list[Path], threshold: float | None, frames: int = DEFAULT_FRAMES,
                  progress: Progress = NO_PROGRESS) -> tuple[list["VideoVerdict"], list[tuple[Path, str]]]:
     """(verdicts, unreadable) for video files: each judged on the faces of `frames` evenly spaced frames."""
     from deepfake_coach.data.video import UnreadableVideo
@@ -109,9 +115,11 @@ def judge_videos(detector: "Detector", videos: list[Path], threshold: float, fra
     return verdicts, unreadable
 
 
-def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5, progress: Progress = NO_PROGRESS,
+def predict(detector: "Detector", paths: Iterable[Path], threshold: float | None = None, progress: Progress = NO_PROGRESS,
             frames: int = DEFAULT_FRAMES) -> Predictions:
+    """Verdicts on `paths`; `threshold` None means the model's own (the one training chose)."""
     check_threshold(threshold)
+    threshold, source = detector.threshold_in_use(threshold)
     paths = list(paths)
     images, videos, skipped = collect_inputs(paths)
     if not images and not videos:
@@ -122,4 +130,4 @@ def predict(detector: "Detector", paths: Iterable[Path], threshold: float = 0.5,
                         hint="Point at image files (JPEG, PNG, WebP, BMP), videos (MP4, AVI, MOV, ...) or a folder that holds some.")
     verdicts, unreadable = judge_pictures(detector, images, threshold, progress)
     video_verdicts, bad_videos = judge_videos(detector, videos, threshold, frames, progress)
-    return Predictions(verdicts, skipped + unreadable + bad_videos, video_verdicts)
+    return Predictions(verdicts, skipped + unreadable + bad_videos, video_verdicts, threshold, source)

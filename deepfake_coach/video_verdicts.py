@@ -78,8 +78,9 @@ class VideoVerdict:
         }
 
 
-def judge_video(detector, path: Path, frames: int = DEFAULT_FRAMES, threshold: float = 0.5) -> VideoVerdict:
-    """Judge `frames` evenly spaced frames of the video at `path` with `detector` (an inference.Detector).
+def judge_video(detector, path: Path, frames: int = DEFAULT_FRAMES, threshold: float | None = None) -> VideoVerdict:
+    """Judge `frames` evenly spaced frames of the video at `path` with `detector` (an inference.Detector),
+    calling it fake from `threshold` on (None: the model's own).
 
     Raises `data.video.UnreadableVideo` (with a plain `.reason`) when the file cannot be read,
     so a batch of videos can report it and go on."""
@@ -88,6 +89,7 @@ def judge_video(detector, path: Path, frames: int = DEFAULT_FRAMES, threshold: f
     from deepfake_coach.data.faces import FACE_SIZE, crop_face, find_largest_face
     from deepfake_coach.data.video import read_frames
 
+    threshold, _ = detector.threshold_in_use(threshold)
     taken = read_frames(Path(path), frames)
     boxes = [find_largest_face(frame.image) for frame in taken]
     with_face = [(frame, box) for frame, box in zip(taken, boxes) if box is not None]

@@ -26,7 +26,8 @@ def render_evaluation(evaluation: Evaluation, console: Console) -> None:
     total = sum(evaluation.counts.values())
     console.print(f"[bold]Evaluation[/bold] of {escape(str(model.get('path')))} ({escape(model['model'])}, {model['image_size']} px) "
                   f"on the {evaluation.split} split: {total:,} images ({evaluation.counts['real']:,} real, "
-                  f"{evaluation.counts['fake']:,} fake), threshold {evaluation.threshold:g}.")
+                  f"{evaluation.counts['fake']:,} fake).")
+    console.print(escape(evaluation.threshold_meaning))
     table = Table(title="Metrics (fake is the positive class)", title_justify="left")
     table.add_column("Metric")
     table.add_column("Value", justify="right")

@@ -282,7 +282,8 @@ def evaluation(wizard: Wizard) -> None:
 
     wizard.out.print(texts.EVALUATE_INTRO)
     detector = Detector.load()  # the newest best model: the full run's when there was one
-    render_evaluation(evaluate(detector, wizard.config.data.dir, split="test", progress=wizard.progress), wizard.out)
+    # threshold None: the model's own, chosen on the validation images (0.5 for older models)
+    render_evaluation(evaluate(detector, wizard.config.data.dir, split="test", threshold=None, progress=wizard.progress), wizard.out)
 
 
 # --- 7. deployment -----------------------------------------------------------------------------
