@@ -50,6 +50,7 @@ class DeployResult:
     val_acc: float | None
     env: EnvUpdate
     check_label: str  # the verdict on the generated test picture, proof that the model predicts
+    threshold: float  # the model's own, which the service judges with
 
     @property
     def changed(self) -> bool:
@@ -86,7 +87,8 @@ def check_picture(size: int = 256, fmt: str = "JPEG") -> bytes:
 
 
 def verify_model(model_path: Path):
-    """The model loaded safely (weights only) and shown to predict on a generated picture; a CoachError if not."""
+    """The model loaded safely (weights only) and shown to predict on a generated picture, judged with its own
+    threshold as the service will; a CoachError if not."""
     from deepfake_coach.inference import Detector, open_image
 
     detector = Detector.load(Path(model_path))
@@ -127,7 +129,7 @@ def deploy_model(model_path: Path | None = None, env_file: Path = DEFAULT_ENV_FI
         "CUSTOM_MODEL_TYPE": detector.model_name,
     }
     update = update_env_file(Path(env_file), values)
-    return DeployResult(model_path, detector.model_name, detector.metrics.get("val_acc"), update, verdict.label)
+    return DeployResult(model_path, detector.model_name, detector.metrics.get("val_acc"), update, verdict.label, detector.threshold)
 
 
 def read_deployment(env_file: Path = DEFAULT_ENV_FILE) -> DeploymentStatus:

@@ -70,6 +70,7 @@ def test_health_describes_the_model(service):
     assert body["model_type"] == "custom" and body["model"] == "custom_cnn"
     assert body["model_path"].endswith("models/best_model_custom_cnn_20250101_120000.pth")
     assert body["device"] == "cpu" and body["image_size"] == 32
+    assert body["threshold"] == 0.5 and body["threshold_source"] == "default"
     assert body["dfcoach_version"]
 
 
@@ -81,10 +82,11 @@ def test_a_picture_gets_a_verdict(service, fmt, content_type):
     answer = upload(service, picture(fmt), f"face.{fmt.lower()}", content_type)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert set(body) == {"label", "fake_probability", "confidence", "model", "face_cropped", "inference_ms"}
+    assert set(body) == {"label", "fake_probability", "confidence", "threshold", "model", "face_cropped", "inference_ms"}
     assert body["label"] in ("real", "fake") and body["model"] == "custom_cnn"
     assert 0.0 <= body["fake_probability"] <= 1.0
     assert body["confidence"] == pytest.approx(max(body["fake_probability"], 1 - body["fake_probability"]))
+    assert body["threshold"] == 0.5  # a model file without a threshold of its own
     assert (body["label"] == "fake") == (body["fake_probability"] >= 0.5)
     assert body["inference_ms"] > 0
 

@@ -49,6 +49,8 @@ class Analysis(BaseModel):
     label: str = Field(description="real or fake")
     fake_probability: float = Field(description="The model's probability that the picture is fake (0 to 1).")
     confidence: float = Field(description="How sure the model is of its label (0.5 to 1).")
+    threshold: float = Field(description="The fake probability from which the model calls a picture fake: "
+                                         "the one training chose on the validation images, 0.5 for older models.")
     model: str = Field(description="The model architecture that judged the picture.")
     face_cropped: bool = Field(description="Whether a face was found and the picture cropped to it before judging.")
     inference_ms: float = Field(description="Time spent decoding and judging the picture, in milliseconds.")
@@ -100,6 +102,8 @@ class ModelState:
             "model_path": str(settings.resolved_model_path()) if settings.model_path else None,
             "device": str(detector.device) if detector else settings.device,
             "image_size": detector.image_size if detector else None,
+            "threshold": detector.threshold if detector else None,
+            "threshold_source": detector.threshold_source if detector else None,
             "env_file": str(settings.env_file),
             "dfcoach_version": __version__,
         }
@@ -165,7 +169,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         state.load()
         if state.detector is not None:
             detector = state.detector
-            log.info("Model loaded: %s (%d px) from %s", detector.model_name, detector.image_size, detector.path)
+            log.info("Model loaded: %s (%d px) from %s; a picture is called fake from a fake probability of %g",
+                     detector.model_name, detector.image_size, detector.path, detector.threshold)
         else:
             log.warning("The model is not loaded: %s Fix: %s (the service answers 503 until then)", state.problem.message, state.problem.hint)
         try:
@@ -224,11 +229,12 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         data = await image.read()
         started = time.perf_counter()
         pixels, face_cropped = await run_in_threadpool(prepare_upload, detector, data, _curl(request))
-        verdict = Verdict(await asyncio.wrap_future(state.judge.submit(pixels)))
+        verdict = Verdict(await asyncio.wrap_future(state.judge.submit(pixels)), detector.threshold)
         return Analysis(
             label=verdict.label,
             fake_probability=verdict.fake_probability,
             confidence=verdict.confidence,
+            threshold=verdict.threshold,
             model=detector.model_name,
             face_cropped=face_cropped,
             inference_ms=round((time.perf_counter() - started) * 1000, 2),

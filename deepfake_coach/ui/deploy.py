@@ -13,7 +13,7 @@ def render_deployment(result: DeployResult, console: Console) -> None:
     accuracy = f", validation accuracy {result.val_acc:.1%}" if result.val_acc is not None else ""
     console.print(
         f"[green]✓[/green] {escape(str(result.model_path))} ({result.model_name}{accuracy}) loads safely "
-        f"and judged a test picture ({result.check_label})."
+        f"and judged a test picture ({result.check_label}, at its threshold {result.threshold:g})."
     )
     env = result.env
     if not result.changed:
