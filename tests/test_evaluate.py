@@ -61,6 +61,7 @@ def test_evaluate_reports_sklearn_metrics_and_writes_pictures_into_the_models_ru
     (tn, fp), (fn, tp) = confusion_matrix(truth, called, labels=[0, 1])
     assert report["confusion"] == {"real": {"real": tn, "fake": fp}, "fake": {"real": fn, "fake": tp}}
     assert report["counts"] == {"real": 6, "fake": 6}
+    assert (report["threshold"], report["threshold_source"]) == (0.5, "default")  # a file that stores no threshold
     assert len(report["mistakes"]) == fn + fp
     assert all(m["called"] != m["label"] for m in report["mistakes"])
 
@@ -79,6 +80,7 @@ def test_threshold_changes_the_verdicts(cli, project):
     high = json.loads(cli("evaluate", model, "--threshold", "1", "--json").stdout)
     assert low["confusion"]["real"]["fake"] == 6 and low["metrics"]["recall"] == 1.0  # everything called fake
     assert high["metrics"]["roc_auc"] == low["metrics"]["roc_auc"]  # AUC ignores the threshold
+    assert low["threshold_source"] == high["threshold_source"] == "command_line"
 
 
 def test_a_model_from_elsewhere_gets_its_own_run_folder(cli, project):
