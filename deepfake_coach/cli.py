@@ -255,7 +255,7 @@ def train(
     ctx: typer.Context,
     quick: Annotated[bool, typer.Option("--quick", help="The test run: 5 epochs, batches of 16.")] = False,
     data_dir: DataDir = None,
-    model: Annotated[Optional[str], typer.Option(help="noise_cnn, custom_cnn, meso4, resnet18, efficientnet_b0 or mobilenet_v3_small. [default: noise_cnn]", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option(help="efficientnet_lite0, noise_cnn, custom_cnn, meso4, resnet18, efficientnet_b0 or mobilenet_v3_small. [default: efficientnet_lite0]", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Passes over the training images. [default: 30, --quick 5]", show_default=False)] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Images per step. [default: 32, --quick 16]", show_default=False)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate. [default: 0.001]", show_default=False)] = None,
@@ -263,7 +263,7 @@ def train(
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or mps. [default: auto]", show_default=False)] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many epochs without improvement. [default: 5]", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed. [default: 0]", show_default=False)] = None,
-    pretrained: Annotated[bool, typer.Option("--pretrained", help="Start from ImageNet weights (torchvision models; a one-time download).")] = False,
+    pretrained: Annotated[Optional[bool], typer.Option("--pretrained/--from-scratch", help="Start from ImageNet weights: installed for efficientnet_lite0 (its default), a one-time download for the torchvision models. --from-scratch starts from random weights.", show_default=False)] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue a stopped run: its name in runs/, or `last`.", show_default=False)] = None,
     find_lr: Annotated[bool, typer.Option("--find-lr", help="Do not train: try learning rates for 100 batches and suggest an --lr.")] = False,
 ) -> None:

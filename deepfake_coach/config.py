@@ -27,7 +27,7 @@ class _Strict(BaseModel):
 
 
 class TrainConfig(_Strict):
-    model: str = "noise_cnn"
+    model: str = "efficientnet_lite0"
     epochs: int = Field(30, ge=1, le=1000)
     batch_size: int = Field(32, ge=1, le=4096)
     lr: float = Field(1e-3, gt=0, le=1)

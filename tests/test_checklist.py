@@ -31,7 +31,7 @@ def test_an_empty_folder_ticks_nothing_and_names_the_first_step(cli, project):
 
 def test_a_real_quick_run_ticks_the_training_items(cli, project):
     make_dataset(project / "dataset", {"train": (10, 10), "val": (4, 4), "test": (2, 2)}, size=32)
-    assert cli("train", "--quick", "--image-size", "32", "--epochs", "1").exit_code == 0
+    assert cli("train", "--quick", "--image-size", "64", "--epochs", "1").exit_code == 0
     done = {item["what"].split(" (")[0]: item["done"] for item in items(cli)}
     assert done["Dataset organized and fit to train"]
     assert done["A training run completed without errors"]

@@ -35,7 +35,7 @@ def test_organize_and_check_example(tmp_path):
 def test_train_and_evaluate_example(tmp_path):
     src = make_faces_folder(tmp_path / "mine", real=20, fake=20)
     run = subprocess.run(
-        [sys.executable, str(EXAMPLES / "train_and_evaluate.py"), str(src), "--epochs", "1", "--image-size", "32"],
+        [sys.executable, str(EXAMPLES / "train_and_evaluate.py"), str(src), "--epochs", "1", "--image-size", "64"],
         capture_output=True, text=True, cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr

@@ -28,7 +28,7 @@ def test_no_suggestion_when_the_loss_never_clearly_fell(losses):
 def test_cli_finds_a_rate_saves_the_curve_and_trains_nothing(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_dataset(tmp_path / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
-    result = cli("train", "--find-lr", "--quick", "--image-size", "32", "--batch-size", "8")
+    result = cli("train", "--find-lr", "--quick", "--image-size", "32", "--batch-size", "8", "--model", "noise_cnn")
     assert result.exit_code == 0, result.output
     (plot,) = (tmp_path / "runs").glob("lr_find_noise_cnn_*.png")
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
@@ -51,7 +51,7 @@ def test_a_suggestion_that_cannot_be_made_is_explained(cli, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     make_dataset(tmp_path / "dataset", {"train": (8, 8), "val": (2, 2)}, size=32)
     monkeypatch.setattr(lr_find, "suggest", lambda rates, losses: (None, None))
-    result = cli("train", "--find-lr", "--image-size", "32", "--model", "custom_cnn")
+    result = cli("train", "--find-lr", "--image-size", "64", "--model", "custom_cnn")
     assert result.exit_code == 0, result.output
     assert "did not fall at any of these rates" in result.stdout and "dfcoach train --model custom_cnn" in result.stdout
 

@@ -89,11 +89,9 @@ def test_models_without_imagenet_weights_refuse_pretrained():
         build_model("custom_cnn", pretrained=True)
 
 
-def test_noise_cnn_is_the_default_and_trains_on_half_size_crops():
-    from deepfake_coach.config import TrainConfig
-
-    spec = get_spec(TrainConfig().model)
-    assert spec.name == "noise_cnn" and spec.native_size == 256
+def test_noise_cnn_trains_on_half_size_crops():
+    spec = get_spec("noise_cnn")
+    assert spec.native_size == 256
     assert spec.crop_size(256) == 128 and spec.crop_size(40) == 32  # never below the model's minimum
     assert get_spec("custom_cnn").crop_size(128) is None  # the others see whole images
 

@@ -1,4 +1,5 @@
-"""The default training recipe: the one-cycle learning rate, and noise_cnn trained and judged end to end."""
+"""The training recipe: the one-cycle learning rate, and noise_cnn trained and judged end to end
+(the default model's fine-tuning stages: tests/test_fine_tune.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from conftest import make_dataset
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.inference import Detector, open_image
 from deepfake_coach.train.data import load_split, to_tensor
-from deepfake_coach.train.loop import fit, one_cycle_lr
+from deepfake_coach.train.loop import fit
+from deepfake_coach.train.recipe import one_cycle_lr
 from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -23,13 +25,13 @@ def test_one_cycle_warms_up_then_anneals_to_nearly_zero():
     assert curve[-1] < peak / 1000
 
 
-def test_default_run_on_unequal_classes_records_its_recipe_and_judges_whole_images(tmp_path):
+def test_noise_cnn_on_unequal_classes_records_its_recipe_and_judges_whole_images(tmp_path):
     """noise_cnn on random crops with balanced batches; the saved model judges the whole image,
     and the Detector gives exactly what the model gives on the evaluation pixels."""
     import torch
 
     dataset = make_dataset(tmp_path / "dataset", {"train": (10, 4), "val": (3, 2)}, size=80)
-    result = fit(TrainConfig(epochs=2, batch_size=4, image_size=64), dataset, tmp_path)
+    result = fit(TrainConfig(model="noise_cnn", epochs=2, batch_size=4, image_size=64), dataset, tmp_path)
     assert [m.epoch for m in result.history] == [1, 2]
     assert all(m.val_balanced_acc is not None for m in result.history)
     assert result.history[-1].lr < result.history[0].lr  # annealing

@@ -41,7 +41,7 @@ DOWN, UP = "\x1b[B", "\x1b[A"
 
 def test_the_wizard_in_a_real_terminal(tmp_path):
     """A person walks `dfcoach init` with the arrow keys and Enter: demo data, quick run, no full run, deploy."""
-    child = spawn(tmp_path, "init", "--images-per-class", "20", "--image-size", "32")
+    child = spawn(tmp_path, "init", "--images-per-class", "20", "--image-size", "64")
     child.logfile_read = transcript = io.StringIO()
     child.expect("Which images will you train on")
     child.send(DOWN)  # look at the next choice, then come back to the first: the demo

@@ -12,7 +12,7 @@ from conftest import ctrl_c_at_training_step, make_dataset
 from deepfake_coach.train import loop
 from deepfake_coach.train.checkpoint import load_checkpoint, model_from_checkpoint
 
-FAST = ("--image-size", "32", "--batch-size", "8", "--epochs", "2")  # the default model, noise_cnn
+FAST = ("--image-size", "64", "--batch-size", "8", "--epochs", "2")  # the default model, efficientnet_lite0
 
 
 @pytest.fixture
@@ -36,13 +36,13 @@ def test_a_run_saves_everything_and_shows_the_checklist(cli, project):
     with open(run / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["epoch"] for r in rows] == ["1", "2"]
-    assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
-    (best,) = list((project / "models").glob(f"best_model_noise_cnn_{run.name}.pth"))
+    assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_balanced_acc", "val_auc", "threshold", "lr", "seconds"}
+    (best,) = list((project / "models").glob(f"best_model_efficientnet_lite0_{run.name}.pth"))
     checkpoint = load_checkpoint(best)
-    assert checkpoint["image_size"] == 32 and checkpoint["model_name"] == "noise_cnn"
+    assert checkpoint["image_size"] == 64 and checkpoint["model_name"] == "efficientnet_lite0"
     model_from_checkpoint(checkpoint)
     assert json.loads((run / "state.json").read_text())["status"] == "finished"
-    assert "Epoch 1/2: train loss" in result.stderr and "New best model saved: models/best_model_noise_cnn_" in result.stderr
+    assert "Epoch 1/2: train loss" in result.stderr and "New best model saved: models/best_model_efficientnet_lite0_" in result.stderr
     assert "Success checklist" in result.stdout and "✓ Model saved in models/" in result.stdout
 
 
@@ -124,7 +124,7 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(cli, project, monkeypatch):
     train_again()
     result = cli("train", "--resume", "last")
     assert result.exit_code == 0, result.output
-    assert "Resuming noise_cnn" in result.stderr
+    assert "Resuming efficientnet_lite0" in result.stderr
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert len(list((project / "runs").iterdir())) == 1
@@ -166,7 +166,7 @@ def test_pretrained_weights_from_the_torch_cache(cli, project, monkeypatch):
 
     monkeypatch.setenv("TORCH_HOME", str(project / "torch"))
     monkeypatch.setattr(models.torch.hub, "download_url_to_file", offline)
-    tiny = ("--image-size", "32", "--epochs", "1", "--batch-size", "8")
+    tiny = ("--image-size", "64", "--epochs", "1", "--batch-size", "8")
     result = cli("train", "--model", "mobilenet_v3_small", "--pretrained", *tiny)
     assert result.exit_code == 1 and "one-time download" in result.stderr
     assert not (project / "runs").exists()
@@ -207,13 +207,13 @@ def test_a_full_disk_when_saving_is_reported_and_keeps_what_was_saved(cli, proje
 
 
 def test_coaching_appears_while_training_and_early_stopping_ends_the_run(cli, project, monkeypatch):
-    def coin_toss(model, data, batch_size, criterion, device):
-        return 0.69, 0.5, 0.5, 0.5  # loss, accuracy, share called fake, balanced accuracy: a model that learns nothing
+    def coin_toss(model, data, batch_size, criterion, device, spec=None, threshold=None):
+        return loop.Validation(loss=0.69, accuracy=0.5, fake_share=0.5, balanced_accuracy=0.5, roc_auc=0.5, threshold=0.5)  # learns nothing
 
-    monkeypatch.setattr(loop, "evaluate", coin_toss)
-    result = cli("train", "--image-size", "32", "--batch-size", "8", "--epochs", "10", "--patience", "3")
+    monkeypatch.setattr(loop, "validate", coin_toss)
+    result = cli("train", "--image-size", "64", "--batch-size", "8", "--epochs", "10", "--patience", "3")
     assert result.exit_code == 0, result.output
-    assert "Stuck at chance: after 3 epochs the model is right on 50.0% of real and fake validation images" in result.stderr
+    assert "Stuck at chance: after 3 epochs the model ranks fake validation images above real ones no better than a coin toss" in result.stderr
     assert "dfcoach train --lr 0.0001" in result.stderr
     assert "Early stopping: validation accuracy has not improved for 3 epochs" in result.stderr
     assert "Training stopped early" in result.stdout

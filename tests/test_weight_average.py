@@ -67,7 +67,7 @@ def test_its_state_survives_a_safe_save_and_load(tmp_path):
 def test_the_saved_model_is_the_average(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_dataset(tmp_path / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
-    assert cli("train", "--image-size", "32", "--batch-size", "8", "--epochs", "1").exit_code == 0
+    assert cli("train", "--image-size", "64", "--batch-size", "8", "--epochs", "1").exit_code == 0
     (best_path,) = (tmp_path / "models").iterdir()
     best = load_checkpoint(best_path)["state_dict"]
     (run,) = (tmp_path / "runs").iterdir()
@@ -85,7 +85,7 @@ def test_a_run_saved_before_the_average_existed_resumes_from_its_own_weights(cli
     monkeypatch.chdir(tmp_path)
     make_dataset(tmp_path / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
     train_again = ctrl_c_at_training_step(monkeypatch, 4)  # the first batch of epoch 2
-    assert cli("train", "--image-size", "32", "--batch-size", "8", "--epochs", "3").exit_code == 130
+    assert cli("train", "--image-size", "64", "--batch-size", "8", "--epochs", "3").exit_code == 130
     train_again()
     (run,) = (tmp_path / "runs").iterdir()
     older = load_checkpoint(run / "last.pth")

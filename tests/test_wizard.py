@@ -16,7 +16,7 @@ from deepfake_coach.ui.progress import NO_PROGRESS
 from deepfake_coach.ui.prompts import NoInputPrompter, ScriptedPrompter
 from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
 
-TINY = dict(images_per_class=20, image_size=32)  # a demo of 40 faces at 32 px: seconds per run
+TINY = dict(images_per_class=20, image_size=64)  # a demo of 40 faces at 64 px: seconds per run
 
 
 @pytest.fixture
@@ -49,20 +49,20 @@ def completed(project) -> list[str]:
 def test_yes_runs_the_whole_demo_journey(project):
     run = Run(dataset="tiny_demo", yes=True)()
     assert completed(project) == [step.name for step in STEPS]
-    assert list((project / "models").glob("best_model_noise_cnn_*.pth"))
+    assert list((project / "models").glob("best_model_efficientnet_lite0_*.pth"))
     assert "What your quick run shows" in run.text
     assert "It is learning" in run.text or "the model is not learning yet" in run.text
     assert "Skipped. Run it whenever you like with: dfcoach train" in run.text  # --yes skips the long run
     assert "✓ Dataset organized and fit to train" in run.text
     assert "curl -X POST -F \"image=@test_image.jpg\" http://127.0.0.1:5000/inference/analyze-frame" in run.text
     env = (project / ".env").read_text()
-    assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_noise_cnn_" in env and "CUSTOM_MODEL_TYPE=noise_cnn" in env
+    assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_efficientnet_lite0_" in env and "CUSTOM_MODEL_TYPE=efficientnet_lite0" in env
     assert "The service answered: the test picture is" in run.text
     assert "✓ Deployed: .env points at a model that loads" in run.text
     assert "Accuracy" in run.text or "accuracy" in run.text  # the evaluation on the test images
     assert list((project / "runs").glob("*/confusion.png"))
     saved = yaml.safe_load((project / "dfcoach.yaml").read_text())
-    assert saved["data"]["source"] == "tiny_demo" and saved["train"]["image_size"] == 32
+    assert saved["data"]["source"] == "tiny_demo" and saved["train"]["image_size"] == 64
     assert saved["wizard"]["quick_epoch_seconds"] > 0
 
 
@@ -203,7 +203,7 @@ def test_init_through_the_cli_without_input(cli, project):
 
 
 def test_init_through_the_cli_with_yes(cli, project):
-    result = cli("init", "--dataset", "tiny_demo", "--yes", "--images-per-class", "20", "--image-size", "32")
+    result = cli("init", "--dataset", "tiny_demo", "--yes", "--images-per-class", "20", "--image-size", "64")
     assert result.exit_code == 0, result.output
     assert "Success checklist" in result.stdout
 

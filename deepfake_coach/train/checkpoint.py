@@ -20,7 +20,7 @@ from torch import nn
 from deepfake_coach import __version__
 from deepfake_coach.errors import CoachError, from_os_error
 from deepfake_coach.fsutil import atomic_write_bytes
-from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, get_spec
+from deepfake_coach.train.models import CLASS_NAMES, build_model, get_spec
 
 FORMAT = "dfcoach-checkpoint"
 FORMAT_VERSION = 1
@@ -35,9 +35,9 @@ def make_checkpoint(model: nn.Module, model_name: str, image_size: int, metrics:
         "format_version": FORMAT_VERSION,
         "model_name": model_name,
         "image_size": image_size,
-        "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+        "normalization": {"mean": list(get_spec(model_name).mean), "std": list(get_spec(model_name).std)},
         # How a picture becomes the model's input at evaluation: upright, shorter side resized to
-        # image_size, centre-cropped square, the whole square at once. Models trained on crops (noise_cnn)
+        # image_size, centre-cropped square, the whole square at once. Models trained on crops (efficientnet_lite0, noise_cnn)
         # are fully convolutional, so judging the whole square is the same model on more of the picture.
         "preprocessing": PREPROCESSING,
         "train_crop": get_spec(model_name).crop_size(image_size),

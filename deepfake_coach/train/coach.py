@@ -16,6 +16,7 @@ OVERFIT_GAP_EPOCHS = 2  # ...for this many epochs in a row
 RISING_VAL_LOSS_EPOCHS = 3
 CHANCE_AFTER_EPOCHS = 3
 CHANCE_MARGIN = 0.03
+CHANCE_AUC_MARGIN = 0.05  # an AUC within this of 0.5 on a few hundred validation images is no evidence of learning
 
 AdviceKind = Literal["overfitting", "early_stop", "stuck_at_chance", "one_class"]
 
@@ -33,6 +34,8 @@ class EpochMetrics:
     seconds: float = 0.0
     # mean of the accuracy on real and on fake images: 50% is chance however unequal the classes are
     val_balanced_acc: float | None = None
+    val_auc: float | None = None  # ROC AUC: how well fakes are ranked above reals, at any threshold (0.5 is chance)
+    threshold: float = 0.5  # the fake probability from which a picture was called fake (chosen on validation)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,18 @@ def stuck_at_chance(history: Sequence[EpochMetrics], command: str = "dfcoach tra
             _chance_checklist(command),
         )
     if last.epoch < CHANCE_AFTER_EPOCHS:
+        return None
+    if last.val_auc is not None:
+        # The threshold is chosen on these same validation images, which lifts balanced accuracy a few
+        # points above 50% even for a model that guesses; the ROC AUC does not depend on a threshold.
+        if last.val_auc <= 0.5 + CHANCE_AUC_MARGIN:
+            return Advice(
+                "stuck_at_chance",
+                f"Stuck at chance: after {last.epoch} epochs the model ranks fake validation images above real ones no "
+                f"better than a coin toss would (ROC AUC {last.val_auc:.2f}; 0.5 is guessing, 1.0 is perfect). "
+                "The model is not learning yet.",
+                _chance_checklist(command),
+            )
         return None
     if last.val_balanced_acc is not None:
         # Balanced accuracy says it directly; plain accuracy near the bigger class's share may be a

@@ -28,17 +28,14 @@ from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
+from deepfake_coach.train import recipe
 from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
-from deepfake_coach.train.models import CLASS_NAMES, IMAGENET_MEAN, IMAGENET_STD, build_model, check_image_size, default_image_size, get_spec
+from deepfake_coach.train.models import CLASS_NAMES, ModelSpec, build_model, check_image_size, default_image_size, get_spec, starts_pretrained
+from deepfake_coach.train.threshold import choose_threshold
 from deepfake_coach.train.weight_average import WeightAverage
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 RUN_STATE = "state.json"
-
-# The recipe (docs/real-faces.md says why, benchmarks/real_faces.py measures it).
-WEIGHT_DECAY = 1e-4  # AdamW: keeps weights small, so a few hundred images are not simply memorised
-LABEL_SMOOTHING = 0.1  # aim for 0.95, not 1.0: an over-confident model stops learning from images it already gets right
-WARMUP_SHARE = 0.2  # one-cycle schedule: the learning rate climbs for the first 20% of the steps, then falls
 
 
 class TrainReporter:
@@ -119,24 +116,20 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer, cr
     return logits.detach(), loss.detach()
 
 
-def one_cycle_lr(done: float, peak: float, warmup: float = WARMUP_SHARE) -> float:
-    """The learning rate when a share `done` (0 to 1) of training is done: from peak/25 up to `peak`
-    (a warm-up, while the weights are still random), then down to nearly zero along a cosine
-    (Smith's one-cycle schedule). A function of progress, so a resumed run or smaller batches
-    after running out of memory follow the same curve."""
-    done = min(max(done, 0.0), 1.0)
-    if done < warmup:
-        return peak / 25 + (peak - peak / 25) * done / warmup
-    return peak / 1e4 + (peak - peak / 1e4) * 0.5 * (1 + math.cos(math.pi * (done - warmup) / (1 - warmup)))
+def uses_channels_last(spec: ModelSpec, device: torch.device) -> bool:
+    return device.type == "cuda" or spec.channels_last
 
 
 def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criterion, device, seed: int, epoch: int,
                     progress: Progress, description: str, scaler=None, crop: int | None = None, balanced: bool = False,
-                    lr_at=None, after_step=None) -> tuple[float, float]:
+                    lr_at=None, after_step=None, spec: ModelSpec | None = None) -> tuple[float, float]:
     """One pass over the training images (drawn class-balanced when `balanced`), on random `crop`-pixel
-    crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step, and
-    `after_step(model)` runs after each one."""
-    model.train()
+    crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step (each
+    parameter group at its `lr_scale` of it), and `after_step(model)` runs after each one. `spec` gives
+    the input normalisation and memory layout (default: ImageNet's, channels-last on a GPU)."""
+    spec = spec or get_spec("custom_cnn")
+    channels_last = uses_channels_last(spec, device)
+    recipe.train_mode(model)
     n_batches = (len(data) + batch_size - 1) // batch_size
     # Sums stay on the device: reading them back waits for the GPU, so on CUDA the live figures are
     # read every few batches and the GPU works ahead meanwhile.
@@ -146,9 +139,8 @@ def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criter
         made = training_batches(data, batch_size, seed, epoch, balanced, crop)
         for index, (images, labels, flip) in enumerate(prefetch(pinned(made) if device.type == "cuda" else made)):
             if lr_at is not None:
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(index / n_batches)
-            x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, flip, channels_last=device.type == "cuda")
+                recipe.set_learning_rate(optimizer, lr_at(index / n_batches))
+            x = to_tensor(images, spec.mean, spec.std, device, flip, channels_last=channels_last)
             y = torch.as_tensor(labels).to(device, non_blocking=True)
             try:
                 logits, loss = train_step(model, x, y, optimizer, criterion, scaler)
@@ -167,28 +159,55 @@ def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criter
     return float(total_loss) / seen, int(correct) / seen
 
 
-@torch.no_grad()
-def evaluate(model, data: SplitImages, batch_size: int, criterion, device) -> tuple[float, float, float, float]:
-    """(loss, accuracy, share of images called fake, balanced accuracy) on whole images.
+@dataclass(frozen=True)
+class Validation:
+    """How a model did on whole validation images, judged at `threshold`.
 
     Balanced accuracy is the mean of the accuracy on real images and on fake images: 50% is
     chance whatever the share of each class, where plain accuracy flatters a model that
     calls everything "real" when most images are real."""
+
+    loss: float
+    accuracy: float
+    fake_share: float  # share of images called fake
+    balanced_accuracy: float
+    roc_auc: float | None  # None with one class only
+    threshold: float
+
+
+FAKE = CLASS_NAMES.index("fake")
+
+
+@torch.no_grad()
+def validate(model, data: SplitImages, batch_size: int, criterion, device, spec: ModelSpec | None = None,
+             threshold: float | None = None) -> Validation:
+    """The model on `data`, judged at `threshold`, or (None) at the threshold with the best balanced
+    accuracy on these very images (train/threshold.py): what the model file will store."""
+    from sklearn.metrics import roc_auc_score
+
+    spec = spec or get_spec("custom_cnn")
     model.eval()
-    total_loss, called_fake = 0.0, 0
-    correct = np.zeros(2)
+    total_loss, probabilities = 0.0, []
     for images, labels in batches(data, batch_size, shuffle=False):
-        x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, channels_last=device.type == "cuda")
-        y = torch.from_numpy(labels).to(device)
+        x = to_tensor(images, spec.mean, spec.std, device, channels_last=uses_channels_last(spec, device))
         logits = model(x).float()
-        total_loss += float(criterion(logits, y)) * len(labels)
-        predicted = logits.argmax(1)
-        hits = (predicted == y).cpu().numpy()
-        correct += np.bincount(labels, weights=hits, minlength=2)[:2]
-        called_fake += int((predicted == CLASS_NAMES.index("fake")).sum())
-    counts = np.bincount(data.labels, minlength=2)[:2]
-    balanced = float(np.mean(correct[counts > 0] / counts[counts > 0]))
-    return total_loss / len(data), float(correct.sum()) / len(data), called_fake / len(data), balanced
+        total_loss += float(criterion(logits, torch.from_numpy(labels).to(device))) * len(labels)
+        probabilities.append(torch.softmax(logits, dim=1)[:, FAKE].cpu().numpy())
+    fake_probability = np.concatenate(probabilities)
+    is_fake = data.labels == FAKE
+    if threshold is None:
+        threshold = choose_threshold(is_fake, fake_probability)
+    called_fake = fake_probability >= threshold
+    hits = called_fake == is_fake
+    per_class = [float(hits[is_fake == c].mean()) for c in (False, True) if np.any(is_fake == c)]
+    auc = float(roc_auc_score(is_fake, fake_probability)) if len(per_class) == 2 else None
+    return Validation(total_loss / len(data), float(hits.mean()), float(called_fake.mean()), float(np.mean(per_class)), auc, threshold)
+
+
+def evaluate(model, data: SplitImages, batch_size: int, criterion, device) -> tuple[float, float, float, float]:
+    """(loss, accuracy, share of images called fake, balanced accuracy) at the usual 0.5; see `validate`."""
+    result = validate(model, data, batch_size, criterion, device, threshold=0.5)
+    return result.loss, result.accuracy, result.fake_share, result.balanced_accuracy
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -215,15 +234,19 @@ def training_image_size(config: TrainConfig, data_dir: Path) -> int:
     return size
 
 
-def training_parts(config: TrainConfig, device: torch.device, pretrained: bool = False):
-    """(model, optimizer, scaler, criterion) of dfcoach's recipe: on CUDA channels-last memory and a
-    gradient scaler for mixed precision (None elsewhere); AdamW with weight decay; label smoothing."""
+def training_parts(config: TrainConfig, device: torch.device, pretrained: bool | None = None):
+    """(model, optimizer, scaler, criterion) of dfcoach's recipe (train/recipe.py): channels-last memory
+    on CUDA (and on the CPU for models that run faster so); a gradient scaler for mixed precision on
+    CUDA (None elsewhere); AdamW with weight decay, a parameter group for each layer group a
+    pretrained model fine-tunes at its own rate; label smoothing. `pretrained` None: the model's
+    installed ImageNet weights when it has some."""
+    spec = get_spec(config.model)
     model = build_model(config.model, pretrained=pretrained).to(device)
-    if device.type == "cuda":
+    if uses_channels_last(spec, device):
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
+    optimizer = recipe.optimizer_for(model, spec.fine_tune, config.lr)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
-    return model, optimizer, scaler, nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+    return model, optimizer, scaler, recipe.criterion()
 
 
 def unequal_classes(split: SplitImages) -> bool:
@@ -265,9 +288,15 @@ def _write_state(run_dir: Path, **state) -> None:
     atomic_write_text(path, json.dumps(current, indent=2))
 
 
+METRICS_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_balanced_acc", "val_auc", "threshold", "lr", "seconds"]
+
+
 def _append_metrics(path: Path, metrics: EpochMetrics) -> None:
-    fields = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
     new = not path.exists()
+    fields = METRICS_FIELDS
+    if not new:  # a run started by an older dfcoach keeps the columns its file began with
+        with open(path, newline="", encoding="utf-8") as handle:
+            fields = next(csv.reader(handle), None) or METRICS_FIELDS
     with open(path, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         if new:
@@ -305,9 +334,10 @@ def run_status(run_dir: Path) -> str:
         return "unknown"
 
 
-def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool = False,
+def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool | None = None,
         resume: str | None = None, progress: Progress = NO_PROGRESS, reporter: TrainReporter | None = None) -> TrainResult:
-    """Train `config.model` on `data_dir`; best model in models/, the run's files in runs/<id>/."""
+    """Train `config.model` on `data_dir`; best model in models/, the run's files in runs/<id>/.
+    `pretrained` None: start from the model's installed ImageNet weights when it has some."""
     reporter = reporter or TrainReporter()
     started = time.monotonic()
     runs_dir, models_dir = Path(project_dir) / "runs", Path(project_dir) / "models"
@@ -318,6 +348,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         config = TrainConfig(**previous["config"])
         pretrained = False  # the weights come from the run itself
     spec = get_spec(config.model)
+    pretrained = starts_pretrained(config.model, pretrained) if previous is None else False
     if previous is not None:
         size = int(previous["image_size"])  # what the run started with, even if the images changed since
         check_image_size(config.model, size)
@@ -375,6 +406,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     coach = Coach(patience=config.patience, command="dfcoach train")
     val_majority = float(max(np.mean(val.labels == 0), np.mean(val.labels == 1)))
     stopped_early = False
+    stage_told = None
     epoch = start_epoch - 1
     try:
         if previous is None:
@@ -385,25 +417,35 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             while epoch <= config.epochs:
                 epoch_started = time.monotonic()
                 before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), copy.deepcopy(average.state_dict()))
-                lr_at = lambda share, epoch=epoch: one_cycle_lr((epoch - 1 + share) / config.epochs, config.lr)  # noqa: E731
+                stage = recipe.stage_of(spec.fine_tune, epoch, config.epochs)
+                recipe.set_stage(model, spec.fine_tune, stage)
+                if stage != stage_told:
+                    stage_told = stage
+                    if stage != "all":
+                        message = recipe.stage_message(stage, epoch, config.epochs)
+                        log.write(message)
+                        reporter.note(message)
+                lr_at = lambda share, epoch=epoch: recipe.learning_rate(spec.fine_tune, epoch, share, config.epochs, config.lr)  # noqa: E731
                 try:
                     train_loss, train_acc = train_one_epoch(model, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
                                                             f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at,
-                                                            after_step=average.update)
+                                                            after_step=average.update, spec=spec)
                 except OutOfMemory:
                     batch_size = _recover_from_oom(model, optimizer, average, before, batch_size, device, reporter, log)
                     continue  # the same epoch again, with smaller batches
-                val_loss, val_acc, fake_share, val_balanced = evaluate(average.average, val, batch_size, plain_loss, device)
-                metrics = EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc, fake_share, val_majority, optimizer.param_groups[0]["lr"],
-                                       time.monotonic() - epoch_started, val_balanced_acc=val_balanced)
+                checked = validate(average.average, val, batch_size, plain_loss, device, spec)
+                metrics = EpochMetrics(epoch, train_loss, train_acc, checked.loss, checked.accuracy, checked.fake_share, val_majority,
+                                       optimizer.param_groups[-1]["lr"], time.monotonic() - epoch_started,
+                                       val_balanced_acc=checked.balanced_accuracy, val_auc=checked.roc_auc, threshold=checked.threshold)
                 history.append(metrics)
                 _append_metrics(run_dir / "metrics.csv", metrics)
                 saved = None
                 if best_epoch(history) is metrics:
-                    save_checkpoint(best_path, make_checkpoint(average.average, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch))
+                    save_checkpoint(best_path, make_checkpoint(average.average, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch,
+                                                               threshold=metrics.threshold, threshold_source="validation"))
                     saved = best_path
                 save_last(epoch)
-                log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {val_loss:.4f} acc {val_acc:.2%}" + (f", saved {saved}" if saved else ""))
+                log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {metrics.val_loss:.4f} acc {metrics.val_acc:.2%}" + (f", saved {saved}" if saved else ""))
                 reporter.epoch_done(metrics, config.epochs, saved)
                 epochs_task.advance()
                 advice = coach.after_epoch(history)

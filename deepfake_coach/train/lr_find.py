@@ -22,11 +22,12 @@ from deepfake_coach.config import TrainConfig
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.errors import CoachError
 from deepfake_coach.plotting import pyplot, save_figure
+from deepfake_coach.train import recipe
 from deepfake_coach.train.data import to_tensor, training_batches
 from deepfake_coach.train.loop import (
-    load_training_splits, resolve_device, train_step, training_image_size, training_parts, unequal_classes,
+    load_training_splits, resolve_device, train_step, training_image_size, training_parts, unequal_classes, uses_channels_last,
 )
-from deepfake_coach.train.models import IMAGENET_MEAN, IMAGENET_STD, get_spec
+from deepfake_coach.train.models import get_spec
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 START_LR, END_LR, STEPS = 1e-6, 1.0, 100
@@ -60,7 +61,7 @@ def suggest(learning_rates: list[float], losses: list[float]) -> tuple[float | N
     return learning_rates[lowest] / 10, learning_rates[lowest]
 
 
-def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool = False,
+def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool | None = None,
             progress: Progress = NO_PROGRESS, start: float = START_LR, end: float = END_LR, steps: int = STEPS) -> LrFinding:
     """Run the range test on `data_dir`'s training images with `config`'s model, size and batch size."""
     data_dir = Path(data_dir)
@@ -69,7 +70,9 @@ def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir:
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model, optimizer, scaler, criterion = training_parts(config, device, pretrained)  # the rate is set at each step
-    crop = get_spec(config.model).crop_size(size)
+    spec = get_spec(config.model)
+    crop = spec.crop_size(size)
+    recipe.set_stage(model, spec.fine_tune, "body")  # the rate being chosen is the one the body stage peaks at
     balanced = unequal_classes(train)
     growth = (end / start) ** (1 / max(1, steps - 1))
 
@@ -79,14 +82,13 @@ def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir:
             epoch += 1
             yield from training_batches(train, config.batch_size, config.seed, epoch, balanced, crop)
 
-    model.train()
+    recipe.train_mode(model)
     rates, losses, average, lowest, stopped = [], [], 0.0, math.inf, False
     with progress.task("Trying learning rates", total=steps, unit="steps") as task:
         for step, (images, labels, flip) in zip(range(steps), batches()):
             rate = start * growth**step
-            for group in optimizer.param_groups:
-                group["lr"] = rate
-            x = to_tensor(images, IMAGENET_MEAN, IMAGENET_STD, device, flip, channels_last=device.type == "cuda")
+            recipe.set_learning_rate(optimizer, rate)
+            x = to_tensor(images, spec.mean, spec.std, device, flip, channels_last=uses_channels_last(spec, device))
             _, loss = train_step(model, x, torch.as_tensor(labels).to(device), optimizer, criterion, scaler)
             value = float(loss)
             average = SMOOTHING * average + (1 - SMOOTHING) * value

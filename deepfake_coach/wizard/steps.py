@@ -192,6 +192,8 @@ def quick_run(wizard: Wizard) -> None:
     state = wizard.config.wizard
     if options.pretrained is not None:
         state.pretrained = options.pretrained
+    elif MODELS[model].shipped_weights is not None:  # installed with dfcoach: nothing to ask
+        state.pretrained = True
     elif model in on_disk:
         state.pretrained = wizard.answers.confirm(
             f"ImageNet weights for {model} are on this computer. Start from them? (From few real photos, a model "
@@ -200,6 +202,8 @@ def quick_run(wizard: Wizard) -> None:
         state.pretrained = False
     wizard.save()  # later `dfcoach train` runs use the same choices
 
+    if state.pretrained and MODELS[model].shipped_weights is not None:
+        wizard.out.print(texts.SHIPPED_WEIGHTS.format(model=model))
     wizard.out.print(texts.QUICK_RUN_INTRO)
     result = _train(wizard, quick=True)
     wizard.config.wizard.quick_epoch_seconds = round(sum(m.seconds for m in result.history) / len(result.history), 2)

@@ -36,6 +36,10 @@ KAGGLE_BROWSER_ROUTE = """\
 No problem: you can download the dataset in a browser instead. Sign in at kaggle.com, open kaggle.com/datasets/xhlulu/140k-real-and-fake-faces, press Download, and give dfcoach the zip (no need to unzip it).
 """
 
+SHIPPED_WEIGHTS = """\
+{model} starts from a network that has already learned to see, on ImageNet's 1.2 million photos, and only learns what tells a fake face from a real one: from a few hundred faces, a network starting from nothing learns next to nothing.
+"""
+
 QUICK_RUN_INTRO = """\
 First, a [bold]quick run[/bold]: 5 epochs, to check that everything works before a long run. You will see a bar per epoch with the running loss and accuracy, then a line per epoch with the [bold]train[/bold] numbers (photos it learns from) and the [bold]val[/bold] numbers (photos it never learns from).
 What good looks like: loss going down, and validation accuracy going up, well above 50%. The coach speaks up if it sees a problem (overfitting, stuck at 50%, ...).
