@@ -66,8 +66,9 @@ TROUBLES: tuple[Trouble, ...] = (
         "artifacts, or the fakes too few or too alike.",
         "In this order: open a few images in real/ and fake/ and check they are in the right folder; train with a "
         "smaller learning rate (dfcoach train --lr 0.0001); check the data with `dfcoach data check`; keep the "
-        "pictures at their own size (leave --image-size unset) and give the full run its time (dfcoach train); or "
-        "start from a pretrained model (--model resnet18 --pretrained) when its weights can be downloaded.",
+        "pictures at their own size (leave --image-size unset) and give the full run its time (dfcoach train); and "
+        "if you chose another model, go back to the default, efficientnet_lite0, which starts from ImageNet weights "
+        "installed with dfcoach.",
     ),
     Trouble(
         "overfitting", "Overfitting: training accuracy far above validation",
@@ -178,9 +179,9 @@ TROUBLES: tuple[Trouble, ...] = (
         "offline", "No internet connection",
         (r"Temporary failure in name resolution", r"Name or service not known", r"Max retries exceeded",
          r"nodename nor servname provided", r"Network is unreachable", r"getaddrinfo failed"),
-        "The command needs the internet (a Kaggle download, pretrained weights) and cannot reach it.",
+        "The command needs the internet (a Kaggle download, a torchvision model's --pretrained weights) and cannot reach it.",
         "Connect and try again. Everything else works offline: the demo dataset (dfcoach data download tiny_demo) "
-        "and training without --pretrained.",
+        "and training the default model, whose ImageNet weights installed with dfcoach.",
     ),
 )
 

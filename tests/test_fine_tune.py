@@ -134,3 +134,30 @@ def test_a_fine_tuning_run_keeps_the_first_layers_and_stores_what_judging_needs(
         expected = torch.softmax(detector.model(to_tensor(np.array(val.images), (0.5,) * 3, (0.5,) * 3)), 1)[:, 1].numpy()
     verdicts, _ = detector.judge_files([dataset / f for f in val.files])
     assert np.allclose([v.fake_probability for _, v in verdicts], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["noise_cnn", "custom_cnn", "meso4"])
+def test_model_files_saved_before_the_pretrained_default_still_load_predict_and_deploy(cli, tmp_path, monkeypatch, name):
+    """A checkpoint exactly as dfcoach wrote it before: ImageNet normalisation, no threshold."""
+    import json
+
+    from conftest import write_image
+    from deepfake_coach.train.checkpoint import FORMAT, PREPROCESSING
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    old = {
+        "format": FORMAT, "format_version": 1, "model_name": name, "image_size": 64,
+        "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+        "preprocessing": PREPROCESSING, "train_crop": None, "class_names": ["real", "fake"],
+        "state_dict": build_model(name).state_dict(), "epoch": 3, "metrics": {"val_acc": 0.9, "val_loss": 0.3},
+        "config": {}, "versions": {"dfcoach": "0.9.0", "torch": "2.14.1"}, "saved_at": "2026-11-01T00:00:00+00:00",
+    }
+    (tmp_path / "models").mkdir()
+    torch.save(old, tmp_path / "models" / f"best_model_{name}_20261101_000000.pth")
+    picture = write_image(tmp_path / "face.jpg", 1, size=80)
+    result = cli("predict", picture, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["model"]["model"] == name and (report["threshold"], report["threshold_source"]) == (0.5, "default")
+    assert cli("deploy", "--check").exit_code == 0

@@ -207,7 +207,7 @@ def test_a_full_disk_when_saving_is_reported_and_keeps_what_was_saved(cli, proje
 
 
 def test_coaching_appears_while_training_and_early_stopping_ends_the_run(cli, project, monkeypatch):
-    def coin_toss(model, data, batch_size, criterion, device, spec=None, threshold=None):
+    def coin_toss(model, spec, data, batch_size, criterion, device, threshold=None):
         return loop.Validation(loss=0.69, accuracy=0.5, fake_share=0.5, balanced_accuracy=0.5, roc_auc=0.5, threshold=0.5)  # learns nothing
 
     monkeypatch.setattr(loop, "validate", coin_toss)

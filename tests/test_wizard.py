@@ -50,6 +50,8 @@ def test_yes_runs_the_whole_demo_journey(project):
     run = Run(dataset="tiny_demo", yes=True)()
     assert completed(project) == [step.name for step in STEPS]
     assert list((project / "models").glob("best_model_efficientnet_lite0_*.pth"))
+    assert "efficientnet_lite0 starts from a network that has already learned to see" in run.text  # and asks nothing about it
+    assert "pretrained: true" in next((project / "runs").iterdir()).joinpath("config.yaml").read_text()
     assert "What your quick run shows" in run.text
     assert "It is learning" in run.text or "the model is not learning yet" in run.text
     assert "Skipped. Run it whenever you like with: dfcoach train" in run.text  # --yes skips the long run

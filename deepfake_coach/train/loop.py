@@ -120,14 +120,13 @@ def uses_channels_last(spec: ModelSpec, device: torch.device) -> bool:
     return device.type == "cuda" or spec.channels_last
 
 
-def train_one_epoch(model, data: SplitImages, batch_size: int, optimizer, criterion, device, seed: int, epoch: int,
+def train_one_epoch(model, spec: ModelSpec, data: SplitImages, batch_size: int, optimizer, criterion, device, seed: int, epoch: int,
                     progress: Progress, description: str, scaler=None, crop: int | None = None, balanced: bool = False,
-                    lr_at=None, after_step=None, spec: ModelSpec | None = None) -> tuple[float, float]:
+                    lr_at=None, after_step=None) -> tuple[float, float]:
     """One pass over the training images (drawn class-balanced when `balanced`), on random `crop`-pixel
     crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step (each
     parameter group at its `lr_scale` of it), and `after_step(model)` runs after each one. `spec` gives
-    the input normalisation and memory layout (default: ImageNet's, channels-last on a GPU)."""
-    spec = spec or get_spec("custom_cnn")
+    the input normalisation and memory layout."""
     channels_last = uses_channels_last(spec, device)
     recipe.train_mode(model)
     n_batches = (len(data) + batch_size - 1) // batch_size
@@ -179,13 +178,12 @@ FAKE = CLASS_NAMES.index("fake")
 
 
 @torch.no_grad()
-def validate(model, data: SplitImages, batch_size: int, criterion, device, spec: ModelSpec | None = None,
+def validate(model, spec: ModelSpec, data: SplitImages, batch_size: int, criterion, device,
              threshold: float | None = None) -> Validation:
     """The model on `data`, judged at `threshold`, or (None) at the threshold with the best balanced
     accuracy on these very images (train/threshold.py): what the model file will store."""
     from sklearn.metrics import roc_auc_score
 
-    spec = spec or get_spec("custom_cnn")
     model.eval()
     total_loss, probabilities = 0.0, []
     for images, labels in batches(data, batch_size, shuffle=False):
@@ -203,11 +201,6 @@ def validate(model, data: SplitImages, batch_size: int, criterion, device, spec:
     auc = float(roc_auc_score(is_fake, fake_probability)) if len(per_class) == 2 else None
     return Validation(total_loss / len(data), float(hits.mean()), float(called_fake.mean()), float(np.mean(per_class)), auc, threshold)
 
-
-def evaluate(model, data: SplitImages, batch_size: int, criterion, device) -> tuple[float, float, float, float]:
-    """(loss, accuracy, share of images called fake, balanced accuracy) at the usual 0.5; see `validate`."""
-    result = validate(model, data, batch_size, criterion, device, threshold=0.5)
-    return result.loss, result.accuracy, result.fake_share, result.balanced_accuracy
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -427,13 +420,13 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
                         reporter.note(message)
                 lr_at = lambda share, epoch=epoch: recipe.learning_rate(spec.fine_tune, epoch, share, config.epochs, config.lr)  # noqa: E731
                 try:
-                    train_loss, train_acc = train_one_epoch(model, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
+                    train_loss, train_acc = train_one_epoch(model, spec, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
                                                             f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at,
-                                                            after_step=average.update, spec=spec)
+                                                            after_step=average.update)
                 except OutOfMemory:
                     batch_size = _recover_from_oom(model, optimizer, average, before, batch_size, device, reporter, log)
                     continue  # the same epoch again, with smaller batches
-                checked = validate(average.average, val, batch_size, plain_loss, device, spec)
+                checked = validate(average.average, spec, val, batch_size, plain_loss, device)
                 metrics = EpochMetrics(epoch, train_loss, train_acc, checked.loss, checked.accuracy, checked.fake_share, val_majority,
                                        optimizer.param_groups[-1]["lr"], time.monotonic() - epoch_started,
                                        val_balanced_acc=checked.balanced_accuracy, val_auc=checked.roc_auc, threshold=checked.threshold)

@@ -191,6 +191,7 @@ EFFICIENTNET_LITE0_FINE_TUNE = FineTune(
     frozen=4,  # the stem and the first three stages (up to 1/8 of the resolution) stay ImageNet's
     head_epochs=1,
     lr_ratio=10.0,
+    body_lr_share=1.0,  # fastai halves the rate for the body; on real faces the full rate did better on validation
 )
 
 MODELS: dict[str, ModelSpec] = {

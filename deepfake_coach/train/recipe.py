@@ -34,7 +34,7 @@ class FineTune:
     frozen: int  # the first `frozen` groups never train
     head_epochs: int = 1  # epochs in which only the head learns
     lr_ratio: float = 10.0  # the earliest group that trains learns this many times slower than the head
-    body_lr_share: float = 0.5  # the body stage peaks at this share of --lr (fastai halves it too)
+    body_lr_share: float = 0.5  # the body stage peaks at this share of --lr (fastai's fine_tune halves it)
 
     def head_epochs_for(self, epochs: int) -> int:
         """A run of one epoch has no room for a head-only stage."""
