@@ -154,6 +154,28 @@ def test_resume_continues_exactly(cli, tmp_path, monkeypatch):
     assert metrics_rows(only_run(tmp_path / "stopped")) == metrics_rows(only_run(tmp_path / "straight"))
 
 
+def test_resume_never_writes_where_the_run_file_says(cli, tmp_path, monkeypatch):
+    """last.pth is data from a file: a best_path in it pointing elsewhere must not be written to."""
+    project = tmp_path / "project"
+    make_dataset(project / "dataset", {"train": (12, 12), "val": (4, 4)}, size=32)
+    victim = tmp_path / "OUTSIDE" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_text("my notes")
+    monkeypatch.chdir(project)
+    train_again = ctrl_c_at_training_step(monkeypatch, 4)
+    assert cli("train", *FAST, "--epochs", "3").exit_code == 130
+    train_again()
+    run = only_run(project)
+    poisoned = load_checkpoint(run / "last.pth")
+    poisoned["best_path"] = "../OUTSIDE/victim.txt"
+    torch.save(poisoned, run / "last.pth")
+    result = cli("train", "--resume", "last")
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "my notes"
+    assert "victim" not in result.output
+    assert (project / "models" / f"best_model_efficientnet_lite0_{run.name}.pth").is_file()
+
+
 def test_pretrained_weights_from_the_torch_cache(cli, project, monkeypatch):
     import torchvision
 

@@ -219,6 +219,11 @@ def _new_run_dir(runs_dir: Path) -> tuple[Path, str]:
     return run_dir, run_dir.name
 
 
+def best_model_path(models_dir: Path, model_name: str, run_dir: Path) -> Path:
+    """models/best_model_<model>_<run>.pth, as the beginner's guide names it (the run's name is its start time)."""
+    return Path(models_dir) / f"best_model_{model_name}_{run_dir.name}.pth"
+
+
 def training_image_size(config: TrainConfig, data_dir: Path) -> int:
     """--image-size, else the model's own size (for a model that follows the data, its images' size up to that)."""
     spec = get_spec(config.model)
@@ -368,10 +373,12 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             scaler.load_state_dict(previous["grad_scaler"])
         history = [EpochMetrics(**m) for m in previous["history"]]
         batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
-        best_path = Path(previous["best_path"])
+        # Derived from the run's own folder, never read from the file: a model file is untrusted
+        # input, and its best_path could name any file on the computer.
+        best_path = best_model_path(models_dir, get_spec(config.model).name, run_dir)
     else:
-        run_dir, stamp = _new_run_dir(runs_dir)
-        best_path = models_dir / f"best_model_{config.model}_{stamp}.pth"
+        run_dir, _ = _new_run_dir(runs_dir)
+        best_path = best_model_path(models_dir, config.model, run_dir)
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({**config.model_dump(mode="json"), "image_size": size, "pretrained": pretrained, "data_dir": str(data_dir)}, sort_keys=False))
 
     # The model judged, saved and deployed is the average of the weights over about the last epoch;
