@@ -15,13 +15,15 @@ def test_healthy_learning_gets_no_advice():
     assert Coach().after_epoch(h) == []
 
 
-def test_overfitting_by_accuracy_gap_needs_two_epochs():
+def test_overfitting_by_accuracy_gap_needs_two_epochs_and_validation_no_longer_improving():
     one = history((0.5, 0.80, 0.5, 0.75), (0.3, 0.95, 0.6, 0.80))
     assert overfitting(one) is None
-    two = one + [EpochMetrics(3, 0.2, 0.97, 0.7, 0.81)]
-    advice = overfitting(two)
+    improving = one + [EpochMetrics(3, 0.2, 0.97, 0.7, 0.81)]
+    assert overfitting(improving) is None  # a wide gap, but validation still gets better: no memorising yet
+    stalled = one + [EpochMetrics(3, 0.2, 0.97, 0.7, 0.79)]
+    advice = overfitting(stalled)
     assert advice.kind == "overfitting"
-    assert "97%" in advice.message and "81%" in advice.message
+    assert "97%" in advice.message and "79%" in advice.message and "stopped improving" in advice.message
     assert advice.next_step and not advice.stop
 
 
@@ -89,7 +91,7 @@ def test_coach_gives_each_advice_once_and_stops():
     for epoch, (ta, va) in enumerate([(0.8, 0.6), (0.95, 0.62), (0.97, 0.61), (0.98, 0.60)], start=1):
         h.append(EpochMetrics(epoch, 0.3, ta, 0.6, va))
         given.append([a.kind for a in coach.after_epoch(h)])
-    assert given == [[], ["overfitting"], [], ["early_stop"]]
+    assert given == [[], [], ["overfitting"], ["early_stop"]]  # not while validation still improved (epoch 2)
 
 
 def test_with_balanced_accuracy_chance_is_judged_on_it_not_on_the_bigger_class():

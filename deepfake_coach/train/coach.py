@@ -61,15 +61,19 @@ def best_epoch(history: Sequence[EpochMetrics]) -> EpochMetrics:
 def overfitting(history: Sequence[EpochMetrics]) -> Advice | None:
     # Training draws as many fakes as reals, so its accuracy is compared with the balanced validation
     # accuracy: plain accuracy drops when a model leans towards the smaller class, which is no memorising.
+    # A gap alone is no warning while validation still improves: a pretrained network fits its training
+    # pictures fast and can still be getting better on new ones. Memorising shows when it stops.
     recent = history[-OVERFIT_GAP_EPOCHS:]
-    if len(recent) == OVERFIT_GAP_EPOCHS and all(m.train_acc - selection_score(m) > OVERFIT_GAP for m in recent):
+    improving = best_epoch(history) is history[-1]
+    if (len(recent) == OVERFIT_GAP_EPOCHS and not improving
+            and all(m.train_acc - selection_score(m) > OVERFIT_GAP for m in recent)):
         last = history[-1]
         validation = f"{selection_score(last):.0%}" + (" balanced" if balanced_differs(last.val_acc, last.val_balanced_acc) else "")
         return Advice(
             "overfitting",
             f"Overfitting: training accuracy ({last.train_acc:.0%}) is more than {OVERFIT_GAP:.0%} above validation "
-            f"accuracy ({validation}) for {OVERFIT_GAP_EPOCHS} epochs. The model is memorising its training "
-            "images instead of learning what makes a face fake.",
+            f"accuracy ({validation}) for {OVERFIT_GAP_EPOCHS} epochs, and validation has stopped improving. The model "
+            "is memorising its training images instead of learning what makes a face fake.",
             "Nothing to do now: the best model by validation accuracy is the one kept. Next time, more images "
             "help most; training for fewer epochs helps too.",
         )
