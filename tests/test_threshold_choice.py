@@ -31,6 +31,7 @@ def test_it_gives_the_best_balanced_accuracy_of_any_threshold():
     best = max(balanced_accuracy_score(labels, scores >= t) for t in np.unique(scores))
     assert balanced_accuracy_score(labels, scores >= threshold) == pytest.approx(best)
     assert 0 < threshold < 1
+    assert threshold == round(threshold, 3)  # a number people can read, splitting the pictures the same way
 
 
 def test_ties_go_to_the_cut_nearest_one_half_and_no_signal_keeps_one_half():

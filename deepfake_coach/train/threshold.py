@@ -36,6 +36,9 @@ def choose_threshold(labels: np.ndarray, fake_probabilities: np.ndarray) -> floa
     balanced = 0.5 * (true_positive / positives + 1 - false_positive / negatives)
     lower = np.append(cuts[1:], 0.0)  # the next score below each cut
     candidates = np.clip(0.5 * (cuts + lower), _LIMIT, 1 - _LIMIT)
+    # Three decimals are what people read ("0.391"); kept wherever they split the pictures the same way.
+    rounded = np.round(candidates, 3)
+    candidates = np.where((rounded > lower) & (rounded <= cuts) & (rounded > 0) & (rounded < 1), rounded, candidates)
     best = balanced.max()
     if best <= 0.5:  # nothing separates the classes: no reason to move the cut
         return DEFAULT_THRESHOLD
