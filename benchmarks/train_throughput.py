@@ -36,8 +36,8 @@ from deepfake_coach.data.sources import tiny_demo
 from deepfake_coach.train.data import load_split, pinned, prefetch, to_tensor, training_batches
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.train import recipe
-from deepfake_coach.train.loop import resolve_device, train_step, training_parts, uses_channels_last
-from deepfake_coach.train.models import get_spec
+from deepfake_coach.train.loop import fine_tune_for, resolve_device, train_step, training_parts, uses_channels_last
+from deepfake_coach.train.models import get_spec, starts_pretrained
 
 
 def synchronize(device: torch.device) -> None:
@@ -100,7 +100,7 @@ def main() -> None:
         print(f"{len(train):,} training images; decode cache ready in {time.perf_counter() - started:.1f} s (built once, then reused)")
 
         model, optimizer, scaler, criterion = training_parts(TrainConfig(model=args.model), device)
-        recipe.set_stage(model, spec.fine_tune, "body")  # the stage most of a run spends its time in
+        recipe.set_stage(model, fine_tune_for(spec, starts_pretrained(args.model, None)), "body")  # most of a run is this stage
         recipe.set_learning_rate(optimizer, 1e-3)
 
         def dfcoach_batches():  # as train/loop.py's train_one_epoch makes them

@@ -93,7 +93,7 @@ def test_stages_first_the_head_then_the_body_with_the_first_layers_kept():
 
 def test_each_layer_group_learns_at_its_own_rate():
     spec = get_spec("efficientnet_lite0")
-    model, optimizer, _, _ = training_parts(TrainConfig(lr=1e-3, device="cpu"), torch.device("cpu"), pretrained=False)
+    model, optimizer, _, _ = training_parts(TrainConfig(lr=1e-3, device="cpu"), torch.device("cpu"), load_weights=False)
     scales = [group["lr_scale"] for group in optimizer.param_groups]
     assert len(scales) == len(spec.fine_tune.groups(model)) - spec.fine_tune.frozen
     assert scales[0] == pytest.approx(1 / spec.fine_tune.lr_ratio) and scales[-1] == pytest.approx(1.0)
@@ -102,6 +102,13 @@ def test_each_layer_group_learns_at_its_own_rate():
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([2e-3 * s for s in scales])
     frozen = {id(p) for group in spec.fine_tune.groups(model)[: spec.fine_tune.frozen] for m in group for p in m.parameters()}
     assert not frozen & {id(p) for g in optimizer.param_groups for p in g["params"]}
+
+
+def test_from_scratch_the_whole_network_trains_from_the_first_step():
+    """Frozen random layers would compute noise for ever: stages are for ImageNet weights only."""
+    model, optimizer, _, _ = training_parts(TrainConfig(device="cpu"), torch.device("cpu"), pretrained=False)
+    assert len(optimizer.param_groups) == 1 and optimizer.param_groups[0]["lr_scale"] == 1.0
+    assert sum(p.numel() for p in optimizer.param_groups[0]["params"]) == sum(p.numel() for p in model.parameters())
 
 
 def test_each_stage_has_its_own_cycle():

@@ -154,6 +154,20 @@ def test_resume_continues_exactly(cli, tmp_path, monkeypatch):
     assert metrics_rows(only_run(tmp_path / "stopped")) == metrics_rows(only_run(tmp_path / "straight"))
 
 
+@pytest.mark.parametrize("flag, pretrained", [((), True), (("--from-scratch",), False)])
+def test_the_default_model_starts_from_its_installed_weights_unless_from_scratch(cli, project, flag, pretrained):
+    from deepfake_coach.train import efficientnet_lite
+
+    result = cli("train", *FAST, "--epochs", "1", *flag)
+    assert result.exit_code == 0, result.output
+    run = only_run(project)
+    assert f"pretrained: {str(pretrained).lower()}" in (run / "config.yaml").read_text()
+    stem = load_checkpoint(run / "last.pth")["state_dict"]["conv_stem.weight"]
+    installed = efficientnet_lite.port_state_dict(torch.load(efficientnet_lite.shipped_weights_path(), weights_only=True))
+    assert torch.equal(stem, installed["conv_stem.weight"]) is pretrained  # kept as ImageNet made it, or trained from random
+    assert ("only the new last layer learns" in result.stderr) is False  # one epoch: no room for a head-only stage
+
+
 def test_resume_never_writes_where_the_run_file_says(cli, tmp_path, monkeypatch):
     """last.pth is data from a file: a best_path in it pointing elsewhere must not be written to."""
     project = tmp_path / "project"

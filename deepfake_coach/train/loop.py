@@ -232,17 +232,25 @@ def training_image_size(config: TrainConfig, data_dir: Path) -> int:
     return size
 
 
-def training_parts(config: TrainConfig, device: torch.device, pretrained: bool | None = None):
+def fine_tune_for(spec: ModelSpec, pretrained: bool):
+    """Fine-tuning's stages (head first, early layers frozen) are for ImageNet weights; a network
+    starting from random weights trains whole from the first step."""
+    return spec.fine_tune if pretrained else None
+
+
+def training_parts(config: TrainConfig, device: torch.device, pretrained: bool | None = None, load_weights: bool = True):
     """(model, optimizer, scaler, criterion) of dfcoach's recipe (train/recipe.py): channels-last memory
     on CUDA (and on the CPU for models that run faster so); a gradient scaler for mixed precision on
     CUDA (None elsewhere); AdamW with weight decay, a parameter group for each layer group a
     pretrained model fine-tunes at its own rate; label smoothing. `pretrained` None: the model's
-    installed ImageNet weights when it has some."""
+    installed ImageNet weights when it has some. `load_weights` False: the recipe of a pretrained run,
+    the weights left to the caller (a resumed run loads its own)."""
     spec = get_spec(config.model)
-    model = build_model(config.model, pretrained=pretrained).to(device)
+    pretrained = starts_pretrained(config.model, pretrained)
+    model = build_model(config.model, pretrained=pretrained and load_weights).to(device)
     if uses_channels_last(spec, device):
         model = model.to(memory_format=torch.channels_last)
-    optimizer = recipe.optimizer_for(model, spec.fine_tune, config.lr)
+    optimizer = recipe.optimizer_for(model, fine_tune_for(spec, pretrained), config.lr)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
     return model, optimizer, scaler, recipe.criterion()
 
@@ -344,9 +352,11 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         run_dir = find_run(runs_dir, resume)
         previous = load_checkpoint(run_dir / "last.pth")
         config = TrainConfig(**previous["config"])
-        pretrained = False  # the weights come from the run itself
     spec = get_spec(config.model)
-    pretrained = starts_pretrained(config.model, pretrained) if previous is None else False
+    # Whether the run started from ImageNet weights decides its recipe (fine-tuning's stages or not);
+    # a resumed run takes its weights from last.pth and its recipe from what it started with.
+    pretrained = starts_pretrained(config.model, pretrained) if previous is None else previous.get("pretrained") is True
+    fine_tune = fine_tune_for(spec, pretrained)
     if previous is not None:
         size = int(previous["image_size"])  # what the run started with, even if the images changed since
         check_image_size(config.model, size)
@@ -356,7 +366,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     torch.manual_seed(config.seed)
     train, val = load_training_splits(Path(data_dir), size, progress)
 
-    model, optimizer, scaler, criterion = training_parts(config, device, pretrained)
+    model, optimizer, scaler, criterion = training_parts(config, device, pretrained, load_weights=previous is None)
     plain_loss = nn.CrossEntropyLoss()  # validation loss without smoothing: 0.69 is a coin toss, 0 is perfect
     crop = spec.crop_size(size)
     balanced = unequal_classes(train)
@@ -401,7 +411,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
             grad_scaler=scaler.state_dict() if scaler is not None else None, weight_average=average.state_dict(),
-            history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path)))
+            history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path), pretrained=pretrained))
 
     coach = Coach(patience=config.patience, command="dfcoach train")
     val_majority = float(max(np.mean(val.labels == 0), np.mean(val.labels == 1)))
@@ -417,15 +427,15 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             while epoch <= config.epochs:
                 epoch_started = time.monotonic()
                 before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), copy.deepcopy(average.state_dict()))
-                stage = recipe.stage_of(spec.fine_tune, epoch, config.epochs)
-                recipe.set_stage(model, spec.fine_tune, stage)
+                stage = recipe.stage_of(fine_tune, epoch, config.epochs)
+                recipe.set_stage(model, fine_tune, stage)
                 if stage != stage_told:
                     stage_told = stage
                     if stage != "all":
                         message = recipe.stage_message(stage, epoch, config.epochs)
                         log.write(message)
                         reporter.note(message)
-                lr_at = lambda share, epoch=epoch: recipe.learning_rate(spec.fine_tune, epoch, share, config.epochs, config.lr)  # noqa: E731
+                lr_at = lambda share, epoch=epoch: recipe.learning_rate(fine_tune, epoch, share, config.epochs, config.lr)  # noqa: E731
                 try:
                     train_loss, train_acc = train_one_epoch(model, spec, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
                                                             f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at,

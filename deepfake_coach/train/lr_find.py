@@ -25,9 +25,10 @@ from deepfake_coach.plotting import pyplot, save_figure
 from deepfake_coach.train import recipe
 from deepfake_coach.train.data import to_tensor, training_batches
 from deepfake_coach.train.loop import (
-    load_training_splits, resolve_device, train_step, training_image_size, training_parts, unequal_classes, uses_channels_last,
+    fine_tune_for, load_training_splits, resolve_device, train_step, training_image_size, training_parts, unequal_classes,
+    uses_channels_last,
 )
-from deepfake_coach.train.models import get_spec
+from deepfake_coach.train.models import get_spec, starts_pretrained
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 START_LR, END_LR, STEPS = 1e-6, 1.0, 100
@@ -72,7 +73,8 @@ def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir:
     model, optimizer, scaler, criterion = training_parts(config, device, pretrained)  # the rate is set at each step
     spec = get_spec(config.model)
     crop = spec.crop_size(size)
-    recipe.set_stage(model, spec.fine_tune, "body")  # the rate being chosen is the one the body stage peaks at
+    # the rate being chosen is the one the body stage peaks at
+    recipe.set_stage(model, fine_tune_for(spec, starts_pretrained(config.model, pretrained)), "body")
     balanced = unequal_classes(train)
     growth = (end / start) ** (1 / max(1, steps - 1))
 
