@@ -78,3 +78,48 @@ def test_a_full_disk_keeps_the_previous_file(tmp_path, monkeypatch):
     with pytest.raises(CoachError, match="disk is full"):
         save_checkpoint(path, make_checkpoint(build_model("meso4"), "meso4", 256, epoch=2))
     assert load_checkpoint(path)["epoch"] == 1
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"model_name": None}, "model_name None is not a model this dfcoach knows"),
+    ({"model_name": "../../evil"}, "is not a model this dfcoach knows"),
+    ({"image_size": 60000}, "image_size 60000 is not a whole number of pixels"),
+    ({"image_size": "64"}, "image_size '64' is not a whole number"),
+    ({"normalization": {"mean": [0.5, 0.5, 0.5], "std": [0, 0.5, 0.5]}}, "must be above 0"),
+    ({"normalization": {"mean": [0.5, float("nan"), 0.5], "std": [0.5, 0.5, 0.5]}}, "normalization mean"),
+    ({"class_names": ["cat", "dog"]}, "class_names ['cat', 'dog'] should be"),
+    ({"state_dict": None}, "it holds no weights"),
+    ({"config": "epochs: 3"}, "config is not a set of named values"),
+])
+def test_a_model_file_with_odd_fields_is_refused_in_plain_words(cli, tmp_path, monkeypatch, change, words):
+    """Through predict and deploy --check: a clear message, no traceback, nothing deployed."""
+    from conftest import write_image, write_model
+
+    monkeypatch.chdir(tmp_path)
+    path = write_model(tmp_path / "models" / "best_model_custom_cnn_20261201_000000.pth")
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint.update(change)
+    torch.save(checkpoint, path)
+    picture = write_image(tmp_path / "face.jpg", 1)
+    for args in (("predict", picture, "--json"), ("deploy", "--check")):
+        result = cli(*args)
+        assert result.exit_code != 0
+        assert "has a setting dfcoach cannot use" in result.stderr and words in result.stderr, result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / ".env").exists()
+
+
+def test_resume_with_settings_dfcoach_cannot_use_says_so(cli, tmp_path, monkeypatch):
+    from conftest import make_dataset, write_model
+
+    monkeypatch.chdir(tmp_path)
+    make_dataset(tmp_path / "dataset", {"train": (4, 4), "val": (2, 2)}, size=32)
+    run = tmp_path / "runs" / "20261201_000000"
+    run.mkdir(parents=True)
+    write_model(run / "last.pth")
+    checkpoint = torch.load(run / "last.pth", weights_only=True)
+    checkpoint["config"] = {"model": "custom_cnn", "epochs": 2, "surprise": 1}
+    torch.save(checkpoint, run / "last.pth")
+    result = cli("train", "--resume", run.name)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "does not hold the settings the run was started with" in result.stderr

@@ -10,6 +10,7 @@ else can never run code on this machine.
 from __future__ import annotations
 
 import io
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,50 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CoachError(f"{path} is not a dfcoach model file.", hint="Use a model saved by `dfcoach train` (models/best_model_*.pth).")
+    problem = field_problem(checkpoint)
+    if problem is not None:
+        raise CoachError(
+            f"{path} has a setting dfcoach cannot use: {problem}.",
+            hint="The file was changed or damaged. Use a model file made by `dfcoach train`, or train a new one.",
+        )
     return checkpoint
+
+
+MAX_IMAGE_SIZE = 1024  # as TrainConfig.image_size allows
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def field_problem(checkpoint: dict[str, Any]) -> str | None:
+    """What is wrong, in a few words, with the fields that using a model relies on; None when nothing is.
+    A model file is untrusted input: every name and number in it is checked before it is used."""
+    from deepfake_coach.train.models import MODELS
+
+    name = checkpoint.get("model_name")
+    if not isinstance(name, str) or name not in MODELS:
+        return f"model_name {name!r} is not a model this dfcoach knows ({', '.join(MODELS)})"
+    size = checkpoint.get("image_size")
+    low = MODELS[name].min_size
+    if not (isinstance(size, int) and not isinstance(size, bool) and low <= size <= MAX_IMAGE_SIZE):
+        return f"image_size {size!r} is not a whole number of pixels from {low} to {MAX_IMAGE_SIZE}"
+    normalization = checkpoint.get("normalization")
+    for key in ("mean", "std"):
+        values = normalization.get(key) if isinstance(normalization, dict) else None
+        if not (isinstance(values, (list, tuple)) and len(values) == 3 and all(map(_is_number, values))):
+            return f"normalization {key} {values!r} is not three numbers"
+        if key == "std" and min(values) <= 0:
+            return f"normalization std {list(values)!r} must be above 0 (it divides every pixel)"
+    classes = checkpoint.get("class_names", list(CLASS_NAMES))
+    if not (isinstance(classes, (list, tuple)) and sorted(classes) == sorted(CLASS_NAMES)):
+        return f"class_names {classes!r} should be {list(CLASS_NAMES)!r} in some order"
+    if not isinstance(checkpoint.get("state_dict"), dict):
+        return "it holds no weights (state_dict)"
+    for key in ("metrics", "config"):
+        if not isinstance(checkpoint.get(key, {}), dict):
+            return f"{key} is not a set of named values"
+    return None
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:

@@ -219,6 +219,19 @@ def _new_run_dir(runs_dir: Path) -> tuple[Path, str]:
     return run_dir, run_dir.name
 
 
+def _saved_config(previous: dict, run_dir: Path) -> TrainConfig:
+    """The settings a stopped run was started with, checked like any file's contents."""
+    from pydantic import ValidationError
+
+    try:
+        return TrainConfig(**previous["config"])
+    except (KeyError, TypeError, ValidationError):
+        raise CoachError(
+            f"{run_dir}/last.pth does not hold the settings the run was started with in a form dfcoach can use.",
+            hint="The file was changed or damaged; start a new run with: dfcoach train",
+        ) from None
+
+
 def best_model_path(models_dir: Path, model_name: str, run_dir: Path) -> Path:
     """models/best_model_<model>_<run>.pth, as the beginner's guide names it (the run's name is its start time)."""
     return Path(models_dir) / f"best_model_{model_name}_{run_dir.name}.pth"
@@ -351,7 +364,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     if resume:
         run_dir = find_run(runs_dir, resume)
         previous = load_checkpoint(run_dir / "last.pth")
-        config = TrainConfig(**previous["config"])
+        config = _saved_config(previous, run_dir)
     spec = get_spec(config.model)
     # Whether the run started from ImageNet weights decides its recipe (fine-tuning's stages or not);
     # a resumed run takes its weights from last.pth and its recipe from what it started with.
