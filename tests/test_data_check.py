@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from conftest import image_bytes, make_dataset, write_image
 from deepfake_coach.data.checks import check_dataset
 
@@ -186,6 +188,28 @@ def test_damaged_cache_is_only_slower(tmp_path):
     (dataset / ".dfcoach").mkdir()
     (dataset / ".dfcoach" / "scan-cache.json").write_text("{not json")
     assert check_dataset(dataset).total == 40
+
+
+@pytest.mark.parametrize("cache", [
+    '{"version": VERSION, "entries": []}',  # entries of the wrong kind
+    '{"version": VERSION, "entries": {"train/real/real_000.jpg": 7}}',
+    '{"version": VERSION, "entries": {"train/real/real_000.jpg": [STAMP, {"colour": "red"}]}}',
+    '{"version": VERSION, "entries": {"train/real/real_000.jpg": [STAMP, {"format": "JPEG", "width": "wide", "height": 72}]}}',
+])
+def test_a_cache_of_another_shape_is_only_slower_through_the_cli(cli, tmp_path, monkeypatch, cache):
+    """Every run of `data check` must work: the cache is derived data, never a reason to fail."""
+    from deepfake_coach.data.scan import CACHE_VERSION
+
+    dataset = make_dataset(tmp_path / "dataset")
+    stat = (dataset / "train" / "real" / "real_000.jpg").stat()
+    (dataset / ".dfcoach").mkdir()
+    text = cache.replace("VERSION", str(CACHE_VERSION)).replace("STAMP", f"[{stat.st_size}, {stat.st_mtime_ns}]")
+    (dataset / ".dfcoach" / "scan-cache.json").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):  # and the cache written again is a good one
+        result = cli("data", "check")
+        assert result.exit_code == 0, result.output
+        assert "40" in result.stdout
 
 
 def test_read_only_dataset_can_still_be_checked(tmp_path, monkeypatch):

@@ -78,7 +78,7 @@ class ScanCache:
         if path is not None and path.exists():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                if data.get("version") == CACHE_VERSION:
+                if data.get("version") == CACHE_VERSION and isinstance(data["entries"], dict):
                     self._entries = data["entries"]
             except (OSError, ValueError, KeyError, AttributeError):
                 self._entries = {}  # a damaged cache is only a slower scan
@@ -89,9 +89,16 @@ class ScanCache:
 
     def get(self, key: str, stat: os.stat_result) -> ImageInfo | None:
         entry = self._entries.get(key)
-        if entry is None or entry[0] != self._stamp(stat):
+        try:
+            if entry is None or entry[0] != self._stamp(stat):
+                return None
+            info = ImageInfo(**entry[1])
+        except (TypeError, KeyError, IndexError, ValueError):  # an entry of another shape: look at the file again
             return None
-        return ImageInfo(**entry[1])
+        kinds_fit = (isinstance(info.format, (str, type(None))) and isinstance(info.problem, (str, type(None)))
+                     and all(isinstance(n, int) and not isinstance(n, bool) for n in (info.width, info.height))
+                     and isinstance(info.phash, (int, type(None))) and not isinstance(info.phash, bool))
+        return info if kinds_fit else None
 
     def put(self, key: str, stat: os.stat_result, info: ImageInfo) -> None:
         self._entries[key] = [self._stamp(stat), asdict(info)]
