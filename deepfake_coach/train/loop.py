@@ -202,7 +202,6 @@ def validate(model, spec: ModelSpec, data: SplitImages, batch_size: int, criteri
     return Validation(total_loss / len(data), float(hits.mean()), float(called_fake.mean()), float(np.mean(per_class)), auc, threshold)
 
 
-
 # --- the run ---------------------------------------------------------------------------------
 
 

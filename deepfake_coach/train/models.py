@@ -3,7 +3,9 @@
 `efficientnet_lite0` (the default) is an ImageNet-trained EfficientNet-Lite0 whose weights install
 with dfcoach: a network that has already learned to see, fine-tuned to tell real faces from fake
 ones (train/recipe.py). From a thousand pictures, that works where a network starting from random
-weights learns nothing (docs/real-faces.md). `noise_cnn` looks for what fakes leave behind in the fine noise of
+weights learns nothing (docs/real-faces.md).
+
+`noise_cnn` looks for what fakes leave behind in the fine noise of
 an image: fixed high-pass filters first, then a small CNN; it trains on crops at
 the image's own resolution and judges the whole image (see docs/real-faces.md).
 `custom_cnn` is dfcoach's own small network, fast on a CPU. `meso4` is MesoNet
