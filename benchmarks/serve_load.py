@@ -1,6 +1,6 @@
 """Load on the inference service: latency percentiles, requests/s and errors under concurrent clients.
 
-    python benchmarks/serve_load.py [--requests 1000] [--concurrency 8] [--workers 1] [--model custom_cnn]
+    python benchmarks/serve_load.py [--requests 1000] [--concurrency 8] [--workers 1] [--model custom_cnn] [--burst 20]
 
 Starts the real `dfcoach serve` process (deployed with `dfcoach deploy` on an
 untrained model of the chosen architecture, at its own image size) on a free
@@ -10,7 +10,10 @@ now and then during the load to show the event loop stays free.
 Target (issue: deploy and serve): custom_cnn on this 2-core CPU, p50 under 20 ms, zero errors.
 The clients run on the same machine and share its cores with the server. To show what HTTP
 itself costs there, the same clients then send as many empty uploads, which the service refuses
-(400) before any decoding or judging.
+(400) before any decoding or judging. Last, `--burst` clients send a 7,900 x 7,900 PNG (under 1 MB,
+just under the pixel limit) at once, while the server's memory (its process and children, from /proc)
+is watched: target (issue: nothing exhausted) peak under 1.5 GB, settled within 200 MB of idle, no
+answers but 200 and deliberate 413s, /health answering throughout.
 """
 
 from __future__ import annotations
@@ -41,6 +44,89 @@ def jpeg_256() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
+
+
+def big_png(side: int = 7_900) -> bytes:
+    """A picture just under the service's pixel limit that compresses to almost nothing: a flat colour
+    with a band of noise (under 1 MB for 7,900 x 7,900)."""
+    rng = np.random.default_rng(0)
+    pixels = np.full((side, side, 3), (128, 120, 110), dtype=np.uint8)
+    pixels[: side // 100] = rng.integers(0, 256, (side // 100, side, 3), dtype=np.uint8) // 64 * 64
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn's workers), in MB, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    total_kb = 0
+    for member in family:
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        total_kb += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total_kb / 1024
+
+
+async def burst(url: str, pid: int, picture: bytes, uploads: int) -> dict:
+    """`uploads` maximum-size pictures at once; peak and settled memory of the server, /health throughout."""
+    import threading
+
+    peak, stop = [0.0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], tree_rss_mb(pid))
+            time.sleep(0.02)
+
+    idle = tree_rss_mb(pid)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    statuses: list[int] = []
+    health: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=httpx.Limits(max_connections=uploads + 1), trust_env=False) as client:
+        done = asyncio.Event()
+
+        async def upload() -> None:
+            try:
+                answer = await client.post("/inference/analyze-frame", files={"image": ("big.png", picture, "image/png")})
+                statuses.append(answer.status_code)
+            except httpx.HTTPError:
+                statuses.append(0)
+
+        async def probe() -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                try:
+                    ok = (await client.get("/health", timeout=10)).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                health.append((time.perf_counter() - started) * 1000 if ok else float("inf"))
+                await asyncio.sleep(0.1)
+
+        prober = asyncio.create_task(probe())
+        started = time.perf_counter()
+        await asyncio.gather(*(upload() for _ in range(uploads)))
+        elapsed = time.perf_counter() - started
+        done.set()
+        await prober
+    await asyncio.sleep(3)  # let the server give memory back
+    stop.set()
+    watcher.join()
+    return {"idle": idle, "peak": peak[0], "settled": tree_rss_mb(pid), "statuses": statuses, "health": health, "seconds": elapsed}
 
 
 def free_port() -> int:
@@ -99,6 +185,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch threads per worker (dfcoach serve --threads)")
     parser.add_argument("--model", default="custom_cnn")
+    parser.add_argument("--burst", type=int, default=20, help="maximum-size uploads sent at once after the load (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
@@ -127,6 +214,7 @@ def main() -> None:
             # The same clients and server, the same upload path, but an empty file, refused (400) before
             # any decoding or judging: what HTTP, the multipart form and the clients cost on their own.
             bare, bare_errors, _, _, bare_elapsed = asyncio.run(load(url, args.requests, args.concurrency, b"", expected=400))
+            big = asyncio.run(burst(url, server.pid, big_png(), args.burst)) if args.burst else None
         finally:
             server.terminate()
             server.wait(30)
@@ -143,6 +231,15 @@ def main() -> None:
           f"{ceiling:.0f} requests/s{f', {bare_errors} unexpected answers' if bare_errors else ''}")
     print(f"with {args.concurrency} clients always waiting, p50 < 20 ms needs about {args.concurrency * 1000 / 20:.0f} requests/s "
           f"(Little's law: requests in flight = requests/s x latency)")
+    if big is not None:
+        answered = {code: big["statuses"].count(code) for code in sorted(set(big["statuses"]))}
+        unexpected = sum(n for code, n in answered.items() if code not in (200, 413))
+        slowest = max(big["health"]) if big["health"] else float("nan")
+        print(f"{args.burst} maximum-size uploads at once (7,900 x 7,900 PNG) in {big['seconds']:.1f} s: answers {answered}; "
+              f"server memory idle {big['idle']:.0f} MB, peak {big['peak']:.0f} MB, settled {big['settled']:.0f} MB; "
+              f"/health {len(big['health'])} probes, slowest {slowest:.0f} ms")
+        met = big["peak"] < 1536 and big["settled"] - big["idle"] <= 200 and not unexpected and slowest < 10_000
+        print(f"target peak < 1.5 GB, settled within 200 MB of idle, only 200/413 answers, /health answering: {'met' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from deepfake_coach import __version__
 from deepfake_coach.inference import Verdict
 from deepfake_coach.serve.batching import BatchJudge
 from deepfake_coach.serve.limits import BodySizeLimit
+from deepfake_coach.serve.memory import DecodeBudget, release_memory, return_large_blocks
 from deepfake_coach.serve.settings import ModelUnavailable, ServeSettings
 
 log = logging.getLogger("uvicorn.error")  # uvicorn's own log, so these lines show beside its startup lines
@@ -123,25 +124,64 @@ def _unreadable_status(reason: str) -> int:
     return 413 if "large" in reason else 400
 
 
+DECODES = DecodeBudget()
+SEARCH_SIDE = 1024  # longest side kept for the face search: a face filling a fifth of it is still 200 px
+LARGE_PICTURE = 4_000_000  # pixels; after one this large, free memory goes back to the system
+
+
 def prepare_upload(detector, data: bytes, curl: str):
     """Decode one upload, turn it upright and crop it to its face: the uint8 square the model judges,
     and whether a face was cropped (runs in a worker thread)."""
     from deepfake_coach.data.faces import FRAME_SEARCH, crop_largest_face
     from deepfake_coach.inference import UnreadableImage, open_image
 
+    with DECODES.reserve(3 * _pixels_in_header(data)):
+        large = False
+        try:
+            with open_image(data, detector.image_size) as picture:
+                if picture.format not in SUPPORTED_FORMATS:
+                    raise ApiError(
+                        415, f"{picture.format or 'This'} pictures are not supported.",
+                        f"Send a {SUPPORTED_NAMES} picture (save or export it in one of those formats first).",
+                    )
+                large = picture.width * picture.height >= LARGE_PICTURE
+                # The picture turned upright (EXIF), then cropped to its largest face when one is found,
+                # as the video frames of a dataset are: a face filling the frame is what the model knows.
+                subject, face_cropped = crop_largest_face(shrunk(picture, SEARCH_SIDE), **FRAME_SEARCH)
+                return detector.prepare(subject), face_cropped
+        except UnreadableImage as error:
+            raise ApiError(_unreadable_status(error.reason), error.message, error.hint or f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}") from None
+        finally:
+            if large:
+                release_memory()
+
+
+def shrunk(picture, longest: int):
+    """`picture` reduced by a whole factor (averaging blocks of pixels) so that its longest side is at
+    most about 2 x `longest`; its EXIF orientation kept, so it is still turned upright afterwards."""
+    factor = max(picture.size) // longest
+    if factor < 2:
+        return picture
+    if picture.mode not in ("RGB", "RGBA", "L", "LA"):
+        picture = picture.convert("RGB")
+    small = picture.reduce(factor)
+    if "exif" in picture.info:
+        small.info["exif"] = picture.info["exif"]
+    return small
+
+
+def _pixels_in_header(data: bytes) -> int:
+    """Width x height from the picture's header, without decoding it (0 when it is no picture:
+    `open_image` then says why)."""
+    import io
+
+    from PIL import Image
+
     try:
-        with open_image(data, detector.image_size) as picture:
-            if picture.format not in SUPPORTED_FORMATS:
-                raise ApiError(
-                    415, f"{picture.format or 'This'} pictures are not supported.",
-                    f"Send a {SUPPORTED_NAMES} picture (save or export it in one of those formats first).",
-                )
-            # The picture turned upright (EXIF), then cropped to its largest face when one is found,
-            # as the video frames of a dataset are: a face filling the frame is what the model knows.
-            subject, face_cropped = crop_largest_face(picture, **FRAME_SEARCH)
-            return detector.prepare(subject), face_cropped
-    except UnreadableImage as error:
-        raise ApiError(_unreadable_status(error.reason), error.message, error.hint or f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}") from None
+        with Image.open(io.BytesIO(data)) as picture:
+            return picture.width * picture.height
+    except Exception:  # any unreadable upload is refused by open_image, with its reason
+        return 0
 
 
 def _megabytes(size: int) -> str:
@@ -166,6 +206,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        return_large_blocks()
         state.load()
         if state.detector is not None:
             detector = state.detector
