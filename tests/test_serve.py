@@ -53,6 +53,15 @@ def upload(client: httpx.Client, data: bytes, name: str = "photo.jpg", content_t
     return client.post(ANALYZE, files={"image": (name, data, content_type)})
 
 
+def png_fake_probability(client: httpx.Client, image: Image.Image, **save_options) -> float:
+    """The service's fake probability for `image` sent as a PNG (save_options: exif=..., say)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **save_options)
+    answer = upload(client, buffer.getvalue(), "photo.png", "image/png")
+    assert answer.status_code == 200, answer.text
+    return answer.json()["fake_probability"]
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     """One real server for the module, on a free loopback port, with a deployed model."""
@@ -141,19 +150,9 @@ def test_exif_orientation_is_honoured(service):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
 
-    def as_png(image: Image.Image, **options) -> bytes:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", **options)
-        return buffer.getvalue()
-
-    def probability(data: bytes) -> float:
-        answer = upload(service, data, "photo.png", "image/png")
-        assert answer.status_code == 200, answer.text
-        return answer.json()["fake_probability"]
-
-    tagged = probability(as_png(stored_sideways, exif=exif))
-    assert tagged == pytest.approx(probability(as_png(upright)), abs=1e-6)
-    assert tagged != pytest.approx(probability(as_png(stored_sideways)), abs=1e-6)
+    tagged = png_fake_probability(service, stored_sideways, exif=exif)
+    assert tagged == pytest.approx(png_fake_probability(service, upright), abs=1e-6)
+    assert tagged != pytest.approx(png_fake_probability(service, stored_sideways), abs=1e-6)
 
 
 def assert_error(answer: httpx.Response, status: int, *words: str) -> dict:

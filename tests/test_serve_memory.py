@@ -19,7 +19,7 @@ from deepfake_coach.data import faces
 from deepfake_coach.serve import ServeSettings, app as service_app, create_app
 from deepfake_coach.serve.memory import DecodeBudget
 from deepfake_coach.serve.runner import BackgroundServer
-from test_serve import deployed_env, upload
+from test_serve import deployed_env, png_fake_probability, upload
 
 
 def png(width: int, height: int, seed: int = 0, **options) -> bytes:
@@ -83,18 +83,8 @@ def test_a_large_picture_is_shrunk_before_the_face_search_and_stays_upright(serv
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
 
-    def as_png(image: Image.Image, **options) -> bytes:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", **options)
-        return buffer.getvalue()
-
-    def probability(data: bytes) -> float:
-        answer = upload(service, data, "photo.png", "image/png")
-        assert answer.status_code == 200, answer.text
-        return answer.json()["fake_probability"]
-
-    sideways_tagged = probability(as_png(upright.transpose(Image.Transpose.ROTATE_90), exif=exif))
-    assert sideways_tagged == pytest.approx(probability(as_png(upright)), abs=1e-6)
+    sideways_tagged = png_fake_probability(service, upright.transpose(Image.Transpose.ROTATE_90), exif=exif)
+    assert sideways_tagged == pytest.approx(png_fake_probability(service, upright), abs=1e-6)
     assert max(min(size) for size in seen["sizes"]) < 2 * service_app.SEARCH_SIDE  # 2,600 px brought down to 1,300
 
 
