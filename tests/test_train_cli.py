@@ -242,6 +242,41 @@ def test_a_full_disk_when_saving_is_reported_and_keeps_what_was_saved(cli, proje
     assert json.loads((run / "state.json").read_text())["status"] == "failed"
 
 
+def test_a_full_disk_while_decoding_leaves_nothing_half_written(cli, project, monkeypatch):
+    from deepfake_coach.train import data
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(data.os, "fsync", no_space)  # where a full disk shows up for a file being written
+    result = cli("train", *FAST)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Could not save the decoded train images" in result.stderr and "the disk is full" in result.stderr
+    assert not list((project / "dataset").rglob("*.partial"))
+
+
+def test_after_a_full_disk_at_a_save_resume_lists_each_epoch_once(cli, project, monkeypatch):
+    from deepfake_coach.train import checkpoint
+
+    real_write, last_writes = checkpoint.atomic_write_bytes, []
+
+    def fill_up(path, data, mode=None):
+        if path.name == "last.pth":
+            last_writes.append(path)
+            if len(last_writes) == 3:  # at the start, after epoch 1, then epoch 2's: the disk is full
+                raise OSError(28, "No space left on device", str(path))
+        return real_write(path, data, mode)
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", fill_up)
+    assert cli("train", *FAST, "--epochs", "3").exit_code == 1
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", real_write)  # space freed
+    run = only_run(project)
+    assert [r["epoch"] for r in metrics_rows(run)] == ["1", "2"]  # epoch 2 measured, its last.pth not saved
+    result = cli("train", "--resume", "last")
+    assert result.exit_code == 0, result.output
+    assert [r["epoch"] for r in metrics_rows(run)] == ["1", "2", "3"]
+
+
 def test_coaching_appears_while_training_and_early_stopping_ends_the_run(cli, project, monkeypatch):
     def coin_toss(model, spec, data, batch_size, criterion, device, threshold=None):
         return loop.Validation(loss=0.69, accuracy=0.5, fake_share=0.5, balanced_accuracy=0.5, roc_auc=0.5, threshold=0.5)  # learns nothing

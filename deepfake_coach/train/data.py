@@ -29,6 +29,7 @@ from typing import Iterable, Iterator, TypeVar
 import numpy as np
 
 from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, visible_files
+from deepfake_coach.errors import from_os_error
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
@@ -137,8 +138,22 @@ def _build_cache(data_dir, split, files, size, array_path, index_path, fingerpri
             return f"cannot be decoded ({type(error).__name__}: {error})"
 
     cache_dir = array_path.parent
-    cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cache_dir / f".{array_path.name}.partial"
+    try:
+        return _write_cache(data_dir, split, files, size, array_path, index_path, fingerprint, progress, workers, decode, partial)
+    except OSError as error:  # a full disk, most often: nothing half-written is left behind
+        partial.unlink(missing_ok=True)
+        raise from_os_error(error, f"save the decoded {split} images in {cache_dir} (they take {_cache_size(len(files), size)})") from None
+
+
+def _cache_size(count: int, size: int) -> str:
+    megabytes = count * size * size * 3 / 1e6
+    return f"{megabytes / 1000:.1f} GB" if megabytes >= 1000 else f"{megabytes:.0f} MB"
+
+
+def _write_cache(data_dir, split, files, size, array_path, index_path, fingerprint, progress, workers, decode, partial) -> SplitImages:
+    cache_dir = array_path.parent
+    cache_dir.mkdir(parents=True, exist_ok=True)
     shape = (max(len(files), 1), size, size, 3)
     header = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)  # writes the .npy header only
     first_row, row_bytes = header.offset, size * size * 3

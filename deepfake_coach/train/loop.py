@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 import math
 import time
@@ -319,7 +320,24 @@ def _append_metrics(path: Path, metrics: EpochMetrics) -> None:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         if new:
             writer.writeheader()
-        writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(metrics).items()})
+        writer.writerow(_metrics_row(metrics))
+
+
+def _rewrite_metrics(path: Path, history: list[EpochMetrics]) -> None:
+    fields = METRICS_FIELDS
+    if path.exists():
+        with open(path, newline="", encoding="utf-8") as handle:
+            fields = next(csv.reader(handle), None) or METRICS_FIELDS
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for metrics in history:
+        writer.writerow(_metrics_row(metrics))
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _metrics_row(metrics: EpochMetrics) -> dict:
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(metrics).items()}
 
 
 def find_run(runs_dir: Path, which: str) -> Path:
@@ -394,6 +412,9 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         if scaler is not None and previous.get("grad_scaler"):  # mixed precision's loss scale, learned as it went
             scaler.load_state_dict(previous["grad_scaler"])
         history = [EpochMetrics(**m) for m in previous["history"]]
+        # metrics.csv may list an epoch that last.pth does not have (the disk filled up between the
+        # two): it is written again from last.pth, so a resumed run lists every epoch once.
+        _rewrite_metrics(run_dir / "metrics.csv", history)
         batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
         # Derived from the run's own folder, never read from the file: a model file is untrusted
         # input, and its best_path could name any file on the computer.
