@@ -571,7 +571,7 @@ def deploy(
     The model is loaded and tried on a picture first; every other line of .env is kept as it was,
     and the old file is backed up beside it.
     """
-    from deepfake_coach.deploy import check_service, deploy_model
+    from deepfake_coach.deploy import check_service, deploy_model, example_picture
     from deepfake_coach.serve.settings import env_file_flag
     from deepfake_coach.ui.deploy import render_deployment
 
@@ -594,7 +594,7 @@ def deploy(
                       why="Start the service (or restart your own service so it reads the new .env)")
     console.info("Then, in another terminal:")
     console.info(f"  curl {url}/health")
-    console.info(f'  curl -X POST -F "image=@test_image.jpg" {url}/inference/analyze-frame')
+    console.info(f"  curl -X POST -F {example_picture(_data_dir(None))} {url}/inference/analyze-frame")
     console.info(f"  or open {url}/ in a browser and drop a picture on the page.")
 
 

@@ -74,6 +74,23 @@ class ServiceCheck:
         return self.problem is None
 
 
+def example_picture(data_dir: Path) -> str:
+    """A picture that exists, for the curl command dfcoach prints: the first test (else validation)
+    picture of the dataset, quoted for a shell; a placeholder to replace when there is none."""
+    import shlex
+
+    from deepfake_coach.data.layout import CLASSES, IMAGE_EXTENSIONS, visible_files
+
+    for split in ("test", "val"):
+        for label in reversed(CLASSES):  # a fake first: the more interesting answer
+            folder = Path(data_dir) / split / label
+            if folder.is_dir():
+                pictures = sorted(p for p in visible_files(folder) if p.suffix.lower() in IMAGE_EXTENSIONS)
+                if pictures:
+                    return shlex.quote(f"image=@{pictures[0].as_posix()}")
+    return "image=@YOUR_PICTURE.jpg"
+
+
 def check_picture(size: int = 256, fmt: str = "JPEG") -> bytes:
     """A generated picture (colour gradients), the same every time, to test a model with."""
     import numpy as np

@@ -87,6 +87,20 @@ def test_read_deployment_names_a_mismatch(project):
     assert status.fix == f"Write matching settings: dfcoach deploy --env-file {project / '.env'} {project / 'models' / MODEL_NAME}"
 
 
+def test_the_printed_curl_command_names_a_picture_that_exists(project, cli):
+    import re
+
+    from conftest import make_dataset
+
+    make_dataset(project / "my data", {"train": (2, 2), "val": (1, 1), "test": (1, 1)})
+    (project / "dfcoach.yaml").write_text("data:\n  dir: my data\n")
+    result = cli("deploy")
+    assert result.exit_code == 0, result.output
+    shown = re.search(r"curl -X POST -F 'image=@(.+?)' http://127\.0\.0\.1:5000/inference/analyze-frame", result.stderr)
+    assert shown, result.stderr  # quoted for the shell: the folder's name has a space
+    assert (project / shown.group(1)).is_file() and shown.group(1).startswith("my data/test/fake/")
+
+
 def test_cli_deploy_shows_the_change_and_the_next_commands(project, cli):
     (project / ".env").write_text(ENV_BEFORE)
     result = cli("deploy", "--port", "8000")
@@ -96,7 +110,7 @@ def test_cli_deploy_shows_the_change_and_the_next_commands(project, cli):
     assert "The old file is saved as .env.backup-" in result.stdout
     assert "dfcoach serve --port 8000" in result.stderr
     assert "curl http://127.0.0.1:8000/health" in result.stderr
-    assert 'curl -X POST -F "image=@test_image.jpg" http://127.0.0.1:8000/inference/analyze-frame' in result.stderr
+    assert "curl -X POST -F image=@YOUR_PICTURE.jpg http://127.0.0.1:8000/inference/analyze-frame" in result.stderr  # no dataset here
 
     again = cli("deploy")
     assert again.exit_code == 0 and "already points at this model; nothing changed" in again.stdout

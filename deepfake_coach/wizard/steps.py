@@ -338,7 +338,10 @@ def farewell(wizard: Wizard) -> None:
     from deepfake_coach.serve.settings import env_file_flag
 
     serve = f"dfcoach serve{env_file_flag(wizard.config.deploy.env_file)}"
-    wizard.out.print(texts.FAREWELL.format(serve=escape(serve)))
+    from deepfake_coach.deploy import example_picture
+
+    picture = escape(example_picture(wizard.config.data.dir))
+    wizard.out.print(texts.FAREWELL.format(serve=escape(serve), picture=picture))
 
 
 STEPS = [

@@ -65,7 +65,7 @@ FAREWELL = """\
 then, in another terminal:
 
   [bold cyan]curl http://127.0.0.1:5000/health[/bold cyan]
-  [bold cyan]curl -X POST -F "image=@test_image.jpg" http://127.0.0.1:5000/inference/analyze-frame[/bold cyan]
+  [bold cyan]curl -X POST -F {picture} http://127.0.0.1:5000/inference/analyze-frame[/bold cyan]
 
 or open http://127.0.0.1:5000 in a browser and drop a photo on the page.
 
