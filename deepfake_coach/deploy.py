@@ -79,15 +79,13 @@ def example_picture(data_dir: Path) -> str:
     picture of the dataset, quoted for a shell; a placeholder to replace when there is none."""
     import shlex
 
-    from deepfake_coach.data.layout import CLASSES, IMAGE_EXTENSIONS, visible_files
+    from deepfake_coach.train.data import split_files
 
     for split in ("test", "val"):
-        for label in reversed(CLASSES):  # a fake first: the more interesting answer
-            folder = Path(data_dir) / split / label
-            if folder.is_dir():
-                pictures = sorted(p for p in visible_files(folder) if p.suffix.lower() in IMAGE_EXTENSIONS)
-                if pictures:
-                    return shlex.quote(f"image=@{pictures[0].as_posix()}")
+        files = split_files(Path(data_dir), split)
+        if files:
+            first, _ = min(files, key=lambda item: (-item[1], item[0]))  # a fake first: the more interesting answer
+            return shlex.quote(f"image=@{first.as_posix()}")
     return "image=@YOUR_PICTURE.jpg"
 
 

@@ -310,12 +310,17 @@ def _write_state(run_dir: Path, **state) -> None:
 METRICS_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_balanced_acc", "val_auc", "threshold", "lr", "seconds"]
 
 
+def _metrics_fields(path: Path) -> list[str]:
+    """The columns of metrics.csv: a run started by an older dfcoach keeps the ones its file began with."""
+    if not path.exists():
+        return METRICS_FIELDS
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), None) or METRICS_FIELDS
+
+
 def _append_metrics(path: Path, metrics: EpochMetrics) -> None:
     new = not path.exists()
-    fields = METRICS_FIELDS
-    if not new:  # a run started by an older dfcoach keeps the columns its file began with
-        with open(path, newline="", encoding="utf-8") as handle:
-            fields = next(csv.reader(handle), None) or METRICS_FIELDS
+    fields = _metrics_fields(path)
     with open(path, "a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         if new:
@@ -324,12 +329,8 @@ def _append_metrics(path: Path, metrics: EpochMetrics) -> None:
 
 
 def _rewrite_metrics(path: Path, history: list[EpochMetrics]) -> None:
-    fields = METRICS_FIELDS
-    if path.exists():
-        with open(path, newline="", encoding="utf-8") as handle:
-            fields = next(csv.reader(handle), None) or METRICS_FIELDS
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=_metrics_fields(path), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for metrics in history:
         writer.writerow(_metrics_row(metrics))
