@@ -39,6 +39,11 @@ def test_replacing_a_dataset_is_asked_in_a_terminal(tmp_path, answer, replaced):
 DOWN, UP = "\x1b[B", "\x1b[A"
 
 
+def assert_waits_for_an_answer(child: pexpect.spawn) -> None:
+    """The question on screen is still open: nothing typed earlier answered it."""
+    assert child.expect(["Skipped", "Success checklist", "Checking it for real", pexpect.TIMEOUT], timeout=2) == 3, child.before
+
+
 def test_the_wizard_in_a_real_terminal(tmp_path):
     """A person walks `dfcoach init` with the arrow keys and Enter: demo data, quick run, no full run, deploy."""
     child = spawn(tmp_path, "init", "--images-per-class", "20", "--image-size", "64")
@@ -49,12 +54,18 @@ def test_the_wizard_in_a_real_terminal(tmp_path):
     child.send("\r")
     child.expect("Which model will you train")
     child.send("\r")  # the default model
+    child.expect("Epoch 1")
+    child.send("\r")  # an impatient Enter while it trains: it must not answer the question that comes later
     child.expect("What your quick run shows")
     child.expect("Start the full run now")
-    child.send("n")
+    assert_waits_for_an_answer(child)
+    child.send("n")  # a yes/no question waits for Enter: one answer answers one question
+    assert_waits_for_an_answer(child)
+    child.send("\r")
     child.expect("Write your model into the .env file")
-    child.send("\r")  # yes, the default
+    child.send("y\r")
     child.expect("Which .env file")
+    assert_waits_for_an_answer(child)  # the Enter after the y was not kept for this question
     child.send("\r")  # ./.env, the default
     child.expect("Success checklist")
     child.expect(pexpect.EOF)

@@ -54,11 +54,27 @@ class NoInputPrompter:
         self._refuse(question, flag)
 
 
+def discard_typed_ahead() -> None:
+    """Forget keys pressed before the question was shown: an Enter pressed during a
+    13-minute training run must not answer the question that follows it."""
+    try:
+        import termios
+
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError):  # not a terminal (or Windows): nothing is waiting there
+        pass
+
+
 class QuestionaryPrompter:
-    """Asks on the terminal. questionary returns None on Ctrl-C; that becomes `Interrupted`."""
+    """Asks on the terminal. questionary returns None on Ctrl-C; that becomes `Interrupted`.
+
+    One answer answers one question: keys typed before a question appears are discarded,
+    and a yes/no question waits for Enter (questionary's default takes the `y` alone and
+    leaves the Enter for the next question)."""
 
     @staticmethod
     def _answer(question_object):
+        discard_typed_ahead()
         answer = question_object.ask()
         if answer is None:
             raise Interrupted("Stopped by you.", hint="Run the same command again to pick up where you left off.")
@@ -67,7 +83,7 @@ class QuestionaryPrompter:
     def confirm(self, question, *, flag, default=False):
         import questionary
 
-        return self._answer(questionary.confirm(question, default=default))
+        return self._answer(questionary.confirm(question, default=default, auto_enter=False))
 
     def select(self, question, choices, *, flag, default=None):
         import questionary
