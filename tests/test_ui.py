@@ -119,3 +119,53 @@ def test_rich_progress_removes_finished_inner_bars():
             outer.advance()
             assert len(progress._bars.tasks) == 1
     assert progress._bars.tasks == []
+
+
+def test_the_whole_runs_estimate_shows_even_when_an_epoch_takes_minutes():
+    """One update per 40-second batch is too slow for Rich's 30-second window: the pace since the start is used."""
+    output = io.StringIO()
+    console = Console(file=output, width=120, force_terminal=True, color_system=None)
+    clock = FakeClock()
+    progress = RichProgress(console, get_time=clock, auto_refresh=False)
+    with progress.task("Training", total=5, unit="epochs") as run:
+        clock.now = 120.0
+        run.reach(0.5)  # half of epoch 1 in two minutes: 4.5 epochs, 18 minutes, to go
+        progress._bars.refresh()
+        assert "0:18:00" in output.getvalue() and "1/5" not in output.getvalue()
+        run.reach(1)
+
+
+def test_training_moves_the_whole_runs_bar_with_each_batch(tmp_path):
+    """The estimate comes from completed batches: the run's bar moves before the first epoch ends."""
+    from contextlib import contextmanager
+
+    from conftest import make_dataset
+    from deepfake_coach.config import TrainConfig
+    from deepfake_coach.train.loop import fit
+
+    reached: dict[str, list[float]] = {}
+
+    class Recording:
+        def __init__(self, name):
+            self.name, self.done = name, 0.0
+
+        def advance(self, n=1):
+            self.reach(self.done + n)
+
+        def reach(self, completed):
+            self.done = completed
+            reached.setdefault(self.name, []).append(completed)
+
+        def update(self, description=None, **fields):
+            pass
+
+    class RecordingProgress:
+        @contextmanager
+        def task(self, description, total=None, unit=""):
+            yield Recording(description)
+
+    dataset = make_dataset(tmp_path / "dataset", {"train": (8, 8), "val": (2, 2), "test": (1, 1)}, size=32)
+    fit(TrainConfig(model="custom_cnn", epochs=2, batch_size=4, image_size=32), dataset, tmp_path, progress=RecordingProgress())
+    steps = reached["Training"]
+    assert [share for share in steps if 0 < share < 1] == [0.25, 0.5, 0.75]  # 16 images, 4 batches an epoch
+    assert steps[-1] == 2

@@ -470,10 +470,19 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
                         log.write(message)
                         reporter.note(message)
                 lr_at = lambda share, epoch=epoch: recipe.learning_rate(fine_tune, epoch, share, config.epochs, config.lr)  # noqa: E731
+                n_batches = (len(train) + batch_size - 1) // batch_size
+                done_in_epoch = 0
+
+                def after_step(model, epoch=epoch, n_batches=n_batches):
+                    nonlocal done_in_epoch
+                    average.update(model)
+                    done_in_epoch += 1  # the whole run's bar moves per batch, so its estimate is there from the start
+                    epochs_task.reach(epoch - 1 + min(1.0, done_in_epoch / n_batches))
+
                 try:
                     train_loss, train_acc = train_one_epoch(model, spec, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
                                                             f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at,
-                                                            after_step=average.update)
+                                                            after_step=after_step)
                 except OutOfMemory:
                     batch_size = _recover_from_oom(model, optimizer, average, before, batch_size, device, reporter, log)
                     continue  # the same epoch again, with smaller batches
@@ -491,7 +500,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
                 save_last(epoch)
                 log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {metrics.val_loss:.4f} acc {metrics.val_acc:.2%}" + (f", saved {saved}" if saved else ""))
                 reporter.epoch_done(metrics, config.epochs, saved)
-                epochs_task.advance()
+                epochs_task.reach(epoch)
                 advice = coach.after_epoch(history)
                 for item in advice:
                     log.write(f"coach: {item.kind}: {item.message}")

@@ -31,6 +31,11 @@ class ProgressMode(str, Enum):
 class Task(Protocol):
     def advance(self, n: int = 1) -> None: ...
 
+    def reach(self, completed: float) -> None:
+        """Set how much is done, fractions allowed: the whole run's bar moves with each batch,
+        so its time estimate starts with the first batches, not after the first epoch."""
+        ...
+
     def update(self, description: str | None = None, **fields: object) -> None: ...
 
 
@@ -40,6 +45,9 @@ class Progress(Protocol):
 
 class _NullTask:
     def advance(self, n: int = 1) -> None:
+        pass
+
+    def reach(self, completed: float) -> None:
         pass
 
     def update(self, description: str | None = None, **fields: object) -> None:
@@ -69,7 +77,10 @@ class _PlainTask:
         self._last_percent = 0
 
     def advance(self, n: int = 1) -> None:
-        self.completed += n
+        self.reach(self.completed + n)
+
+    def reach(self, completed: float) -> None:
+        self.completed = completed
         if not self.total or self.completed >= self.total:
             return
         # A line per `every_percent` of the work, but not more often than `min_interval`: a log
@@ -127,7 +138,7 @@ def _amount(done: int | None, total: int | None, unit: str) -> str:
         from rich.filesize import decimal
 
         return decimal(total or 0) if done is None else f"{decimal(done)}/{decimal(total or 0)}"
-    return f"{total:,} {unit}" if done is None else f"{done:,}/{total:,} {unit}"
+    return f"{total:,} {unit}" if done is None else f"{int(done):,}/{total:,} {unit}"  # whole epochs done, not 2.37
 
 
 def _amount_column():
@@ -147,6 +158,24 @@ def _amount_column():
     return AmountColumn()
 
 
+def _remaining_column():
+    """Rich's estimate, which needs two updates within 30 s; for slower steps (one batch of a big
+    model on a CPU) the average pace since the start instead, rather than `-:--:--`."""
+    from rich.progress import TimeRemainingColumn
+    from rich.text import Text
+
+    class RemainingColumn(TimeRemainingColumn):
+        def render(self, task):
+            if task.time_remaining is None and task.completed and task.total and task.elapsed and not task.finished:
+                seconds = int(task.elapsed * (task.total - task.completed) / task.completed)
+                minutes, seconds = divmod(seconds, 60)
+                hours, minutes = divmod(minutes, 60)
+                return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+            return super().render(task)
+
+    return RemainingColumn()
+
+
 class _RichTask:
     def __init__(self, progress, task_id):
         self._progress = progress
@@ -154,6 +183,9 @@ class _RichTask:
 
     def advance(self, n: int = 1) -> None:
         self._progress.advance(self._id, n)
+
+    def reach(self, completed: float) -> None:
+        self._progress.update(self._id, completed=completed)
 
     def update(self, description: str | None = None, **fields: object) -> None:
         info = "  ".join(f"{key} {value}" for key, value in fields.items())
@@ -177,7 +209,7 @@ class RichProgress:
             rp.TaskProgressColumn(),
             rp.TimeElapsedColumn(),
             rp.TextColumn("eta"),
-            rp.TimeRemainingColumn(),
+            _remaining_column(),
             rp.TextColumn("{task.fields[info]}"),
             console=console,
             get_time=get_time,
