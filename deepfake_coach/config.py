@@ -59,6 +59,7 @@ class DeployConfig(_Strict):
 class WizardState(_Strict):
     completed: list[str] = Field(default_factory=list, description="wizard steps finished, in order")
     quick_epoch_seconds: float | None = Field(None, description="how long an epoch of the quick run took, for estimates")
+    quick_run: str | None = Field(None, description="the quick run the wizard started (runs/<name>): resumed if stopped, kept if finished")
     full_run: str | None = Field(None, description="the full run the wizard started (runs/<name>), resumed if stopped")
     pretrained: bool = Field(False, description="whether the wizard's runs start from ImageNet weights")
 

@@ -120,6 +120,10 @@ def test_ctrl_c_saves_and_resume_finishes_the_run(cli, project, monkeypatch):
     run = only_run(project)
     assert f"dfcoach train --resume {run.name}" in result.stderr
     assert load_checkpoint(run / "last.pth")["epoch"] == 1
+    # The person's own choice, said as such, with what is kept and the curves so far drawn
+    assert "Error" not in result.stderr and "How to fix" not in result.stderr
+    assert f"Stopped during epoch 2. Epoch 1 is saved in runs/{run.name}/last.pth" in result.stderr
+    assert (run / "curves.png").is_file()
 
     train_again()
     result = cli("train", "--resume", "last")

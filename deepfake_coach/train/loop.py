@@ -512,10 +512,12 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     except KeyboardInterrupt:
         _write_state(run_dir, status="interrupted", epoch=len(history))
         log.write(f"interrupted by the person during epoch {epoch}")
-        raise Interrupted(
-            f"Stopped by you during epoch {epoch}. Everything up to epoch {len(history)} is saved in {run_dir}/last.pth.",
-            hint=f"Continue where it stopped with: dfcoach train --resume {run_dir.name}",
-        ) from None
+        if history:
+            from deepfake_coach.train.curves import plot_curves
+
+            plot_curves(history, run_dir / "curves.png")  # what it learned so far, to look at while it waits
+        raise Interrupted(_stopped_message(run_dir, epoch, len(history)),
+                          hint=f"Continue where it stopped with: dfcoach train --resume {run_dir.name}") from None
     except Exception as error:  # recorded for `dfcoach doctor`, then reported by the CLI
         message = error.message if isinstance(error, CoachError) else f"{type(error).__name__}: {error}"
         _write_state(run_dir, status="failed", error=message)
@@ -530,6 +532,24 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     plot_curves(history, run_dir / "curves.png")
     log.write(f"finished: best val acc {best.val_acc:.2%} at epoch {best.epoch}")
     return TrainResult(run, history, stopped_early, time.monotonic() - started, batch_size)
+
+
+def _stopped_message(run_dir: Path, epoch: int, epochs_done: int) -> str:
+    if not epochs_done:
+        return f"Stopped during epoch {epoch}, before any epoch finished: there is nothing to keep yet."
+    saved = "Epoch 1 is" if epochs_done == 1 else f"Epochs 1-{epochs_done} are"
+    during = f" during epoch {epoch}" if epoch > epochs_done else ""
+    return f"Stopped{during}. {saved} saved in {run_dir}/last.pth; the curves so far are in {run_dir}/curves.png."
+
+
+def run_history(run_dir: Path) -> list[EpochMetrics]:
+    """The epochs a run finished, as its last.pth records them (checked like any file read)."""
+    saved = load_checkpoint(Path(run_dir) / "last.pth").get("history") or []
+    try:
+        return [EpochMetrics(**item) for item in saved]
+    except TypeError:
+        raise CoachError(f"{run_dir}/last.pth does not list its epochs in a form dfcoach knows.",
+                         hint="Start a new run with: dfcoach train") from None
 
 
 def _recover_from_oom(model, optimizer, average: WeightAverage, before, batch_size: int, device, reporter: TrainReporter, log: RunLog) -> int:

@@ -13,7 +13,7 @@ import traceback
 from rich.console import Console
 from rich.markup import escape
 
-from deepfake_coach.errors import CoachError, debug_enabled
+from deepfake_coach.errors import CoachError, Interrupted, debug_enabled
 
 _out: Console | None = None
 _err: Console | None = None
@@ -64,9 +64,14 @@ def next_step(command: str, why: str = "Next") -> None:
 def report_error(error: CoachError) -> None:
     """The one place expected failures are printed: message, hint, and how to see more."""
     console = err()
-    console.print(f"[bold red]Error:[/bold red] {escape(error.message)}")
-    if error.hint:
-        console.print(f"[bold]How to fix:[/bold] {escape(error.hint)}")
+    if isinstance(error, Interrupted):  # the person's own choice, not a failure: no "Error:", no "fix"
+        console.print(f"[bold yellow]{escape(error.message)}[/bold yellow]")
+        if error.hint:
+            console.print(f"[bold]Next:[/bold] {escape(error.hint)}")
+    else:
+        console.print(f"[bold red]Error:[/bold red] {escape(error.message)}")
+        if error.hint:
+            console.print(f"[bold]How to fix:[/bold] {escape(error.hint)}")
     if debug_enabled():
         console.print(escape("".join(traceback.format_exception(error))), style="dim")
 

@@ -81,10 +81,11 @@ def run_wizard(steps: list[Step], options: InitOptions, prompter: Prompter, prog
             step.run(wizard)
         except (Interrupted, KeyboardInterrupt) as stop:
             wizard.save()
-            resume = stop.hint if isinstance(stop, Interrupted) and "--resume" in (stop.hint or "") else None  # a stopped run
+            stopped_run = isinstance(stop, Interrupted) and "--resume" in (stop.hint or "")  # what training saved, said by it
+            what = stop.message.removeprefix("Stopped") if stopped_run else ". Everything finished before it is saved."
             raise Interrupted(
-                f"Stopped at step {number}, “{step.title}”. Everything finished before it is saved.",
-                hint="Run `dfcoach init` again to continue from there." + (f" ({resume})" if resume else ""),
+                f"Stopped at step {number}, “{step.title}”{what}",
+                hint="Run `dfcoach init` again to continue from there" + (": the run picks up where it stopped." if stopped_run else "."),
             ) from None
         except CoachError:
             wizard.save()  # what the person chose so far is kept for the next try
