@@ -25,6 +25,7 @@ class Item(NamedTuple):
     done: bool
     what: str
     how: str  # the command or step that gets it done
+    key: str = ""  # which item it is, for code that follows the checklist (the wizard's last words)
 
     def to_dict(self) -> dict:
         return self._asdict()
@@ -54,11 +55,11 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
     accuracy = f" (best {said})" if best_acc is not None else ""
     deploy = f"dfcoach deploy{env_file_flag(env_file)}"
     return [
-        Item(report.fit_to_train, "Dataset organized and fit to train", f"dfcoach data check --data-dir {data_dir}"),
-        Item(run is not None and run_status(run) == "finished", "A training run completed without errors", "dfcoach train --quick"),
+        Item(report.fit_to_train, "Dataset organized and fit to train", f"dfcoach data check --data-dir {data_dir}", "dataset"),
+        Item(run is not None and run_status(run) == "finished", "A training run completed without errors", "dfcoach train --quick", "run"),
         Item(best_acc is not None and best_acc > PASS_ACCURACY, f"Validation accuracy above {PASS_ACCURACY:.0%}{accuracy}",
-             "train longer (dfcoach train), or with more images"),
-        Item(saved, "Model saved in models/", "dfcoach train"),
-        Item(loads, "Ready to integrate: the saved model loads safely", "dfcoach train, then use models/best_model_*.pth"),
-        Item(read_deployment(env_file).loads, f"Deployed: {env_file} points at a model that loads", deploy),
+             "train longer (dfcoach train), or with more images", "accuracy"),
+        Item(saved, "Model saved in models/", "dfcoach train", "saved"),
+        Item(loads, "Ready to integrate: the saved model loads safely", "dfcoach train, then use models/best_model_*.pth", "loads"),
+        Item(read_deployment(env_file).loads, f"Deployed: {env_file} points at a model that loads", deploy, "deployed"),
     ]

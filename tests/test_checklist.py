@@ -74,4 +74,5 @@ def test_env_file_from_dfcoach_yaml_and_a_model_that_does_not_load(cli, project)
     (project / "deploy" / "broken.pth").write_text("not a model")
     (project / "deploy" / ".env").write_text("MODEL_TYPE=custom\nMODEL_PATH=broken.pth\n")
     (deployed,) = [item for item in items(cli) if item["what"].startswith("Deployed")]
-    assert deployed == {"done": False, "what": "Deployed: deploy/.env points at a model that loads", "how": "dfcoach deploy --env-file deploy/.env"}
+    assert deployed == {"done": False, "what": "Deployed: deploy/.env points at a model that loads", "how": "dfcoach deploy --env-file deploy/.env",
+                        "key": "deployed"}

@@ -63,6 +63,7 @@ def test_yes_runs_the_whole_demo_journey(project):
     env = (project / ".env").read_text()
     assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_efficientnet_lite0_" in env and "CUSTOM_MODEL_TYPE=efficientnet_lite0" in env
     assert "The service answered: the test picture is" in run.text
+    assert "cannot judge real photos" in run.text and "dfcoach predict PHOTO" not in run.text  # a demo model
     assert "✓ Deployed: .env points at a model that loads" in run.text
     assert "Accuracy" in run.text or "accuracy" in run.text  # the evaluation on the test images
     assert list((project / "runs").glob("*/confusion.png"))
@@ -96,6 +97,10 @@ def test_flags_answer_every_question(project):
     assert not (project / ".env").exists()
     assert "✗ Deployed" in run.text
     assert completed(project)[-1] == "farewell"
+    # What next follows the checklist: no service to try before deploying (it would answer 503), deploy is a next step
+    farewell = run.out.getvalue().split("What next")[-1]
+    assert "dfcoach serve" not in farewell and "Deployed: .env points at a model that loads: dfcoach deploy" in farewell
+    assert ("You trained a deepfake detector." in farewell) == ("✓ Validation accuracy above 70%" in run.text)
 
 
 def test_faceforensics_from_its_download_folder(project):
@@ -191,6 +196,44 @@ def test_a_stopped_full_run_is_resumed_not_restarted(project, monkeypatch):
     state = yaml.safe_load((project / "runs" / stopped / "state.json").read_text())
     assert state["status"] == "finished" and state["epoch"] == 3
     assert len(list((project / "runs").iterdir())) == 2  # no third run
+
+
+def test_a_quick_run_that_finished_before_a_ctrl_c_is_not_run_again(project, monkeypatch):
+    from deepfake_coach.wizard import texts
+
+    real_read_run = texts.read_run
+
+    def ctrl_c_just_after_the_quick_run(history):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(texts, "read_run", ctrl_c_just_after_the_quick_run)
+    with pytest.raises(Interrupted):
+        Run(dataset="tiny_demo", yes=True)()
+    (quick,) = list((project / "runs").iterdir())
+    assert yaml.safe_load((quick / "state.json").read_text())["status"] == "finished"
+
+    monkeypatch.setattr(texts, "read_run", real_read_run)
+    run = Run({"--restart or --continue": "continue"}, full=False, deploy=False)()
+    assert f"Your quick run ({quick.name}) finished last time" in run.text and "What your quick run shows" in run.text
+    assert list((project / "runs").iterdir()) == [quick]
+
+
+def test_a_stopped_quick_run_is_resumed_and_says_what_was_kept(project, monkeypatch):
+    from conftest import ctrl_c_at_training_step
+
+    train_again = ctrl_c_at_training_step(monkeypatch, 4)  # 28 demo faces in batches of 16: epoch 2's second batch
+    with pytest.raises(Interrupted) as caught:
+        Run(dataset="tiny_demo", yes=True)()
+    (quick,) = list((project / "runs").iterdir())
+    assert caught.value.message == (f"Stopped at step 4, “A quick training run” during epoch 2. Epoch 1 is saved in "
+                                    f"runs/{quick.name}/last.pth; the curves so far are in runs/{quick.name}/curves.png.")
+    assert "picks up where it stopped" in caught.value.hint
+
+    train_again()
+    run = Run({"--restart or --continue": "continue"}, full=False, deploy=False)()
+    assert "Resuming" in run.text
+    assert list((project / "runs").iterdir()) == [quick]
+    assert yaml.safe_load((quick / "state.json").read_text())["status"] == "finished"
 
 
 def test_unknown_dataset_lists_the_choices(project):
@@ -310,3 +353,7 @@ def test_the_reading_of_a_run_uses_balanced_accuracy_when_the_classes_are_unequa
     text = " ".join(read_run(learning))
     assert "67.0% balanced, 64.0% plain" in text and "better than a coin toss" in text and "full run" in text
     assert "validation (67%)" in text  # no overfitting, judged on the balanced figure
+    # one verdict: training loss falling while validation stays at chance is not "It is learning"
+    fitting = [EpochMetrics(e, 0.7 - 0.1 * e, 0.6 + 0.1 * e, 0.7, 0.5, val_fake_share=0.5, val_balanced_acc=0.52, val_auc=0.5) for e in (1, 2, 3)]
+    text = " ".join(read_run(fitting))
+    assert "Stuck at chance" in text and "It is learning" not in text and "has not learned yet" in text

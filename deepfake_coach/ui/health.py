@@ -17,9 +17,9 @@ MARKS = {"ok": "[green]✓ ok  [/green]", "warn": "[yellow]! warn[/yellow]", "fa
 
 def render_checklist(items: Sequence[Item], console: Console) -> None:
     console.print("[bold]Success checklist[/bold]")
-    for done, what, how in items:
-        mark = "[green]✓[/green]" if done else "[red]✗[/red]"
-        console.print(f"  {mark} {escape(what)}" + ("" if done else f"  [dim]→ {escape(how)}[/dim]"))
+    for item in items:
+        mark = "[green]✓[/green]" if item.done else "[red]✗[/red]"
+        console.print(f"  {mark} {escape(item.what)}" + ("" if item.done else f"  [dim]→ {escape(item.how)}[/dim]"))
     done = sum(item.done for item in items)
     console.print(f"\n{done} of {len(items)} done." + (" Everything the guide asks for is there." if done == len(items) else ""))
 

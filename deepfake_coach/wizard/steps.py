@@ -204,11 +204,13 @@ def quick_run(wizard: Wizard) -> None:
 
     if state.pretrained and MODELS[model].shipped_weights is not None:
         wizard.out.print(texts.SHIPPED_WEIGHTS.format(model=model))
-    wizard.out.print(texts.QUICK_RUN_INTRO)
-    result = _train(wizard, quick=True)
-    wizard.config.wizard.quick_epoch_seconds = round(sum(m.seconds for m in result.history) / len(result.history), 2)
+    history = _finished_quick_run(wizard)
+    if history is None:
+        wizard.out.print(texts.QUICK_RUN_INTRO)
+        history = _train(wizard, quick=True, resume=_unfinished_run(wizard, state.quick_run)).history
+    wizard.config.wizard.quick_epoch_seconds = round(sum(m.seconds for m in history) / len(history), 2)
     wizard.out.print("\n[bold]What your quick run shows[/bold]")
-    for line in texts.read_run(result.history):
+    for line in texts.read_run(history):
         wizard.out.print(Padding(f"• {escape(line)}", (0, 0, 0, 2), expand=False))
 
 
@@ -218,7 +220,7 @@ def _train(wizard: Wizard, quick: bool, resume: str | None = None):
     from deepfake_coach.ui.training import ConsoleReporter, render_summary
 
     config = resolve_train_config({"seed": wizard.options.seed}, wizard.config.train, quick=quick)
-    reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.err), remember=not quick)
+    reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.err), "quick_run" if quick else "full_run")
     result = fit(config, wizard.config.data.dir, wizard.project_dir, pretrained=wizard.config.wizard.pretrained, resume=resume,
                  progress=wizard.progress, reporter=reporter)
     render_summary(result, [], wizard.out)
@@ -227,15 +229,15 @@ def _train(wizard: Wizard, quick: bool, resume: str | None = None):
 
 
 class _RememberingReporter:
-    """The console reporter, plus: the full run's name is saved at once, so a stopped run can be resumed."""
+    """The console reporter, plus: the run's name is saved at once (as `quick_run` or `full_run`), so a
+    stopped run is resumed and a finished one is not run again."""
 
-    def __init__(self, wizard: Wizard, inner, remember: bool):
-        self.wizard, self.inner, self.remember = wizard, inner, remember
+    def __init__(self, wizard: Wizard, inner, remember_as: str):
+        self.wizard, self.inner, self.remember_as = wizard, inner, remember_as
 
     def started(self, run) -> None:
-        if self.remember:
-            self.wizard.config.wizard.full_run = run.run_dir.name
-            self.wizard.save()
+        setattr(self.wizard.config.wizard, self.remember_as, run.run_dir.name)
+        self.wizard.save()
         self.inner.started(run)
 
     def __getattr__(self, name):
@@ -249,7 +251,7 @@ def full_run(wizard: Wizard) -> None:
     from deepfake_coach.train.settings import resolve_train_config
 
     state = wizard.config.wizard
-    unfinished = _unfinished_full_run(wizard)
+    unfinished = _unfinished_run(wizard, state.full_run)
     if unfinished:
         question = f"Your full run ({unfinished}) was stopped before it finished. Continue it now?"
     else:
@@ -263,17 +265,41 @@ def full_run(wizard: Wizard) -> None:
     _train(wizard, quick=False, resume=unfinished)
 
 
-def _unfinished_full_run(wizard: Wizard) -> str | None:
+def _unfinished_run(wizard: Wizard, name: str | None) -> str | None:
+    """The run the wizard started earlier, when it was stopped before it finished."""
     from deepfake_coach.errors import CoachError
     from deepfake_coach.train.loop import find_run
 
-    name = wizard.config.wizard.full_run
-    if not name:
+    if not _plain_run_name(name) or not wizard.continuing:
         return None
     try:
         return find_run(wizard.project_dir / "runs", name).name
     except CoachError:  # finished, or deleted since
         return None
+
+
+def _plain_run_name(name: str | None) -> bool:
+    """dfcoach.yaml is a file anyone can edit: a run is only ever looked for inside runs/."""
+    return bool(name) and name == Path(name).name and name not in (".", "..")
+
+
+def _finished_quick_run(wizard: Wizard):
+    """The epochs of the quick run the wizard started earlier, when it finished (stopped just after its
+    last epoch, before this step was marked done): continuing does not run it again."""
+    from deepfake_coach.errors import CoachError
+    from deepfake_coach.train.loop import run_history, run_status
+
+    name = wizard.config.wizard.quick_run
+    run_dir = wizard.project_dir / "runs" / name if _plain_run_name(name) else None
+    if not wizard.continuing or run_dir is None or run_status(run_dir) != "finished":
+        return None
+    try:
+        history = run_history(run_dir)
+    except CoachError:
+        return None
+    if history:
+        wizard.out.print(f"Your quick run ({escape(name)}) finished last time: dfcoach uses it rather than running it again.")
+    return history or None
 
 
 # --- 6. evaluation -----------------------------------------------------------------------------
@@ -325,23 +351,28 @@ def deployment(wizard: Wizard) -> None:
 
 
 def checklist(wizard: Wizard) -> None:
-    from deepfake_coach.checklist import success_checklist
     from deepfake_coach.ui.health import render_checklist
 
-    render_checklist(success_checklist(wizard.config.data.dir, wizard.project_dir, wizard.config.deploy.env_file), wizard.out)
+    render_checklist(_checklist(wizard), wizard.out)
+
+
+def _checklist(wizard: Wizard):
+    from deepfake_coach.checklist import success_checklist
+
+    return success_checklist(wizard.config.data.dir, wizard.project_dir, wizard.config.deploy.env_file)
 
 
 # --- the end ------------------------------------------------------------------------------------
 
 
 def farewell(wizard: Wizard) -> None:
+    from deepfake_coach.deploy import example_picture
     from deepfake_coach.serve.settings import env_file_flag
 
     serve = f"dfcoach serve{env_file_flag(wizard.config.deploy.env_file)}"
-    from deepfake_coach.deploy import example_picture
-
-    picture = escape(example_picture(wizard.config.data.dir))
-    wizard.out.print(texts.FAREWELL.format(serve=escape(serve), picture=picture))
+    picture = example_picture(wizard.config.data.dir)
+    demo = wizard.config.data.source == "tiny_demo"
+    wizard.out.print(texts.farewell(_checklist(wizard), escape(serve), escape(picture), demo))
 
 
 STEPS = [

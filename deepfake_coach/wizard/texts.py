@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from deepfake_coach.checklist import PASS_ACCURACY, validation_score
+from rich.markup import escape
+
+from deepfake_coach.checklist import PASS_ACCURACY, Item, validation_score
 from deepfake_coach.train.coach import EpochMetrics, best_epoch, overfitting, stuck_at_chance
 
 # Paragraphs are single lines: rich wraps them to the terminal's width.
@@ -57,8 +59,8 @@ DEPLOY_INTRO = """\
 An inference service is a small web server that answers "real or fake?" for any picture sent to it. It finds your model through three lines of a [bold].env[/bold] file: MODEL_TYPE=custom, MODEL_PATH (the model file) and CUSTOM_MODEL_TYPE (its architecture). dfcoach writes them, keeps every other line of the file, and checks that the service answers.
 """
 
-FAREWELL = """\
-[bold]You trained a deepfake detector.[/bold] To try it as a web service, start it (and leave it running):
+SERVE_AND_TRY = """\
+To try it as a web service, start it (and leave it running):
 
   [bold cyan]{serve}[/bold cyan]
 
@@ -68,9 +70,37 @@ then, in another terminal:
   [bold cyan]curl -X POST -F {picture} http://127.0.0.1:5000/inference/analyze-frame[/bold cyan]
 
 or open http://127.0.0.1:5000 in a browser and drop a photo on the page.
-
-Other things to try: [bold]dfcoach predict PHOTO[/bold] on your own pictures, [bold]dfcoach train[/bold] again with more images, and [bold]dfcoach doctor[/bold] whenever something looks wrong. docs/guide.md has a four-week learning path.
 """
+
+
+def farewell(items: Sequence[Item], serve: str, picture: str, demo: bool) -> str:
+    """The last words follow the checklist: what was reached, then the unticked items' steps, in its
+    order. The service is offered only once it has a model to answer with (before, it answers 503).
+    `serve` and `picture` are shell text, already escaped for Rich."""
+    done = {item.key: item.done for item in items}
+    todo = [item for item in items if not item.done]
+    if not done.get("saved"):
+        lines = ["[bold]There is no trained model yet.[/bold]"]
+    elif not done.get("accuracy"):
+        lines = ["[bold]You trained a first model[/bold], but it does not tell real from fake well enough yet "
+                 f"(the guide asks for validation accuracy above {PASS_ACCURACY:.0%})."]
+    else:
+        lines = ["[bold]You trained a deepfake detector.[/bold]"]
+    lines[0] += f" {len(items) - len(todo)} of {len(items)} checklist items are done."
+    if done.get("deployed"):
+        lines.append(SERVE_AND_TRY.format(serve=serve, picture=picture))
+    if todo:
+        lines.append("[bold]Next steps[/bold], in the checklist's order:")
+        lines += [f"  • {escape(item.what)}: [bold cyan]{escape(item.how)}[/bold cyan]" for item in todo]
+        lines.append("")
+    if demo and done.get("saved"):
+        lines.append("Your model learned from the demo's drawn faces, so it cannot judge real photos: for that, run "
+                     "[bold]dfcoach init --restart[/bold] and choose kaggle_140k or a folder of your own real and fake faces.")
+    elif done.get("loads"):
+        lines.append("Other things to try: [bold]dfcoach predict PHOTO[/bold] on your own pictures, and "
+                     "[bold]dfcoach train[/bold] again with more images.")
+    lines.append("[bold]dfcoach doctor[/bold] helps whenever something looks wrong; docs/guide.md has a four-week learning path.")
+    return "\n".join(lines)
 
 
 def duration(seconds: float) -> str:
@@ -86,14 +116,18 @@ def duration(seconds: float) -> str:
 def read_run(history: Sequence[EpochMetrics]) -> list[str]:
     """A short reading of a run's own numbers: is it learning, overfitting, stuck at chance?"""
     first, last, best = history[0], history[-1], best_epoch(history)
+    chance = stuck_at_chance(history)
     lines = []
-    if last.train_loss < first.train_loss:
-        lines.append(f"It is learning: training loss fell from {first.train_loss:.3f} to {last.train_loss:.3f} in {len(history)} epochs.")
-    else:
+    # One verdict: falling training loss with validation at chance is fitting the training images, not learning.
+    if last.train_loss >= first.train_loss:
         lines.append(f"Training loss did not fall ({first.train_loss:.3f} to {last.train_loss:.3f}): the model is not learning yet.")
+    elif chance is not None:
+        lines.append(f"Training loss fell from {first.train_loss:.3f} to {last.train_loss:.3f}, but that is the training images "
+                     "only: on the validation images it does no better than chance, so it has not learned yet what tells fakes apart.")
+    else:
+        lines.append(f"It is learning: training loss fell from {first.train_loss:.3f} to {last.train_loss:.3f} in {len(history)} epochs.")
     # With unequal classes the figures to read are balanced ones (see checklist.validation_score).
     score, said = validation_score(best.val_acc, best.val_balanced_acc)
-    chance = stuck_at_chance(history)
     if score >= 0.85:
         lines.append(f"Validation accuracy reached {said} (epoch {best.epoch}): it tells real from fake on photos it never trained on.")
     elif score > PASS_ACCURACY:
