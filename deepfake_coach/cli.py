@@ -31,6 +31,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+def _flags_show_no_type() -> None:
+    """Typer's help prints `<bool>` beside on/off flags (`--quick <bool>`), which reads as if
+    `--quick true` were wanted; Click refuses that, rightly. A flag takes no value: show none."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else shown(self, ctx)
+
+
+_flags_show_no_type()
 data_app = typer.Typer(help="Get a dataset, organize your own images, and check them.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 

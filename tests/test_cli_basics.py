@@ -125,3 +125,11 @@ def test_a_file_is_never_replaced_even_with_force(cli, tmp_path):
     result = cli("data", "download", "tiny_demo", "--data-dir", target, "--images-per-class", 10, "--force")
     assert result.exit_code == 1 and "is a file, not a folder" in result.stderr
     assert target.read_text() == "mine"
+
+
+def test_on_off_flags_show_no_value_in_help(cli):
+    """`--quick <bool>` read as if `--quick true` were wanted; a flag takes no value, and help says none."""
+    result = cli("train", "--help")
+    assert result.exit_code == 0
+    assert "--quick" in result.stdout and "--pretrained" in result.stdout
+    assert "<bool>" not in result.stdout and "<int>" in result.stdout

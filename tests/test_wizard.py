@@ -244,6 +244,16 @@ def test_unknown_dataset_lists_the_choices(project):
     assert "tiny_demo" in caught.value.hint
 
 
+def test_a_wrong_flag_is_reported_before_any_step_runs(cli, project):
+    for args, said in ((("--dataset", "tiny_dem"), "no dataset choice called 'tiny_dem'"),
+                       (("--model", "yolo"), "no model called 'yolo'"),
+                       (("--dataset", "folder", "--source", "no/such/folder"), "--source no/such/folder: there is nothing at that path"),
+                       (("--model", "meso4", "--image-size", "8"), "too small for meso4")):
+        result = cli("init", *args, "--yes")
+        assert result.exit_code == 2 and said in result.stderr, result.output
+        assert "Step 1" not in result.stdout and not (project / "dfcoach.yaml").read_text().count("completed")
+
+
 def test_init_through_the_cli_without_input(cli, project):
     result = cli("init")
     assert result.exit_code == 2

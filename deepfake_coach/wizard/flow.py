@@ -64,10 +64,16 @@ class Step:
     name: str
     title: str
     run: Callable[[Wizard], None]
+    # Checks the flags this step will use, before any step runs: a typo in --dataset is reported at
+    # once, not after the steps before it have run.
+    check: Callable[[InitOptions], None] | None = None
 
 
 def run_wizard(steps: list[Step], options: InitOptions, prompter: Prompter, progress: Progress, out: Console, err: Console,
                project_dir: Path = Path(".")) -> None:
+    for step in steps:
+        if step.check is not None:
+            step.check(options)
     config_path = Path(project_dir) / CONFIG_FILE
     wizard = Wizard(options, Answers(prompter, options.yes), load_project_config(config_path), progress, out, err, config_path, Path(project_dir))
     if not _start_or_continue(wizard, steps):

@@ -12,7 +12,7 @@ from rich.padding import Padding
 from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.ui.prompts import Choice
 from deepfake_coach.wizard import texts
-from deepfake_coach.wizard.flow import Step, Wizard
+from deepfake_coach.wizard.flow import InitOptions, Step, Wizard
 
 # --- 1. welcome ---------------------------------------------------------------------------------
 
@@ -49,8 +49,7 @@ def choose_dataset(wizard: Wizard) -> None:
     choices = [Choice(c.name, f"{c.name}: {c.summary}" + (" (recommended)" if c.recommended else "")) for c in CHOICES if c.name in DATASET_GETTERS]
     # Continuing an earlier session, dfcoach.yaml answers what was chosen then; starting afresh, it is asked again.
     given = options.dataset or (config.data.source if wizard.continuing else None)
-    if given is not None and given not in DATASET_GETTERS:
-        raise UsageError(f"There is no dataset choice called {given!r}.", hint=f"Use --dataset with one of: {', '.join(DATASET_GETTERS)}.")
+    _check_dataset_name(given)
     name = wizard.answers.select("Which images will you train on?", choices, flag="--dataset", given=given, default=config.data.source or "tiny_demo")
     data_dir = options.data_dir or config.data.dir
     config.data.source, config.data.dir = name, Path(data_dir)
@@ -61,6 +60,23 @@ def choose_dataset(wizard: Wizard) -> None:
     else:
         DATASET_GETTERS[name](wizard, data_dir)
     _check_dataset(wizard, data_dir)
+
+
+def _check_dataset_name(name: str | None) -> None:
+    if name is not None and name not in DATASET_GETTERS:
+        raise UsageError(f"There is no dataset choice called {name!r}.", hint=f"Use --dataset with one of: {', '.join(DATASET_GETTERS)}.")
+
+
+def check_dataset_options(options: InitOptions) -> None:
+    _check_dataset_name(options.dataset)
+    for flag, path in (("--source", options.source), ("--archive", options.archive)):
+        if path is not None and not Path(path).expanduser().exists():
+            raise UsageError(f"{flag} {path}: there is nothing at that path.", hint="Check it for typos.")
+    from deepfake_coach.data.sources.tiny_demo import MIN_IMAGES_PER_CLASS
+
+    if options.images_per_class < MIN_IMAGES_PER_CLASS:
+        raise UsageError(f"--images-per-class {options.images_per_class} is too few to split into train, val and test.",
+                         hint=f"Use at least {MIN_IMAGES_PER_CLASS} (the demo's default is 500).")
 
 
 def _keep_existing_dataset(wizard: Wizard, data_dir: Path) -> bool:
@@ -181,8 +197,7 @@ def quick_run(wizard: Wizard) -> None:
     on_disk = {name for name in MODELS if pretrained_available(name)}  # ImageNet weights already here: no download
     choices = [Choice(name, f"{name}: {spec.summary}" + (" (ImageNet weights on this computer)" if name in on_disk else ""))
                for name, spec in MODELS.items()]
-    if options.model is not None and options.model not in MODELS:
-        raise UsageError(f"There is no model called {options.model!r}.", hint=f"Use --model with one of: {', '.join(MODELS)}.")
+    check_model_options(options)
     saved = train.model if wizard.continuing and "model" in train.model_fields_set else None
     model = wizard.answers.select("Which model will you train?", choices, flag="--model", given=options.model or saved, default=train.model)
     if model != train.model:
@@ -212,6 +227,15 @@ def quick_run(wizard: Wizard) -> None:
     wizard.out.print("\n[bold]What your quick run shows[/bold]")
     for line in texts.read_run(history):
         wizard.out.print(Padding(f"• {escape(line)}", (0, 0, 0, 2), expand=False))
+
+
+def check_model_options(options: InitOptions) -> None:
+    from deepfake_coach.train.models import MODELS, check_image_size
+
+    if options.model is not None and options.model not in MODELS:
+        raise UsageError(f"There is no model called {options.model!r}.", hint=f"Use --model with one of: {', '.join(MODELS)}.")
+    if options.image_size is not None and options.model is not None:  # else the model comes from dfcoach.yaml, checked when training
+        check_image_size(options.model, options.image_size)
 
 
 def _train(wizard: Wizard, quick: bool, resume: str | None = None):
@@ -378,8 +402,8 @@ def farewell(wizard: Wizard) -> None:
 STEPS = [
     Step("welcome", "Welcome", welcome),
     Step("environment", "Your computer", environment),
-    Step("dataset", "Choose and prepare a dataset", choose_dataset),
-    Step("quick_run", "A quick training run", quick_run),
+    Step("dataset", "Choose and prepare a dataset", choose_dataset, check=check_dataset_options),
+    Step("quick_run", "A quick training run", quick_run, check=check_model_options),
     Step("full_run", "The full training run", full_run),
     Step("evaluate", "The final exam: the test images", evaluation),
     Step("deploy", "Put your model in the inference service", deployment),
