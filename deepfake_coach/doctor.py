@@ -265,7 +265,7 @@ def dataset(context: DoctorContext) -> Finding:
 
 @check("last_run", "Last training run")
 def last_run(context: DoctorContext) -> Finding:
-    from deepfake_coach.train.loop import latest_run
+    from deepfake_coach.train.loop import latest_run, run_status
 
     run = latest_run(Path(context.project_dir) / "runs")
     if run is None:
@@ -276,7 +276,7 @@ def last_run(context: DoctorContext) -> Finding:
         return warn(f"{run}/state.json cannot be read.", "Start a new run: dfcoach train --quick")
     log = run / "train.log"
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-    status = state.get("status")
+    status = run_status(run)  # what state.json says, and whether a "running" run's process is still there
     resume = f"dfcoach train --resume {run.name}" if (run / "last.pth").is_file() else "dfcoach train"
     if status == "failed":
         error = state.get("error", "an unknown error")
@@ -288,8 +288,13 @@ def last_run(context: DoctorContext) -> Finding:
             return ok(f"The run {run.name} is training now (epoch {len(_epoch_lines(text)) + 1}).")
         return warn(f"The run {run.name} stopped without finishing (nothing written for {silent / 60:.0f} minutes: "
                     "the computer slept, or the process was killed).", f"Continue it: {resume}")
+    if status == "cut_off":
+        return warn(f"The run {run.name} was cut off during epoch {len(_epoch_lines(text)) + 1}: its process is gone (killed, "
+                    "or the computer restarted) without finishing. What finished before is saved.", f"Continue where it stopped: {resume}")
     if status == "interrupted":
-        return warn(f"The run {run.name} was stopped during epoch {state.get('epoch', 0) + 1}.", f"Continue where it stopped: {resume}")
+        epoch = state.get("epoch") if isinstance(state.get("epoch"), int) else 0
+        why = {"SIGHUP": " when its terminal was closed", "SIGTERM": " by a stop signal (SIGTERM)"}.get(state.get("stopped_by"), "")
+        return warn(f"The run {run.name} was stopped{why} during epoch {epoch + 1}.", f"Continue where it stopped: {resume}")
     if status != "finished":
         return warn(f"The run {run.name} is in an unknown state ({status}).", "Start a new run: dfcoach train --quick")
     return _finished_run_health(run, state, text)

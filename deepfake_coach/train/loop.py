@@ -13,6 +13,8 @@ import csv
 import io
 import json
 import math
+import os
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -32,6 +34,7 @@ from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
 from deepfake_coach.train import recipe
 from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
 from deepfake_coach.train.models import CLASS_NAMES, ModelSpec, build_model, check_image_size, default_image_size, get_spec, starts_pretrained
+from deepfake_coach.train.stop_signals import StopSignal, process_alive, stop_signals_as_interrupts
 from deepfake_coach.train.threshold import choose_threshold
 from deepfake_coach.train.weight_average import WeightAverage
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
@@ -365,10 +368,16 @@ def latest_run(runs_dir: Path) -> Path | None:
 
 
 def run_status(run_dir: Path) -> str:
+    """finished, running, interrupted, failed, unknown, or `cut_off`: recorded as running by a process
+    of this computer that is gone (killed, or the computer restarted)."""
     try:
-        return json.loads((run_dir / RUN_STATE).read_text()).get("status", "unknown")
+        state = json.loads((run_dir / RUN_STATE).read_text())
     except (OSError, ValueError):
         return "unknown"
+    status = state.get("status", "unknown") if isinstance(state, dict) else "unknown"
+    if status == "running" and state.get("host") == socket.gethostname() and not process_alive(state.get("pid")):
+        return "cut_off"
+    return status if isinstance(status, str) else "unknown"
 
 
 def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool | None = None,
@@ -433,7 +442,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
 
     log = RunLog(run_dir / "train.log")
     run = RunInfo(run_dir, best_path, config.model, size, str(device), len(train), len(val), batch_size, config.epochs, start_epoch, train.skipped + val.skipped)
-    _write_state(run_dir, status="running", model=config.model, best_path=str(best_path))
+    _write_state(run_dir, status="running", model=config.model, best_path=str(best_path), pid=os.getpid(), host=socket.gethostname())
     log.write(f"{'resumed' if previous else 'started'}: {config.model}, {size} px, {device}, {len(train)} train / {len(val)} val images, batch {batch_size}")
     for file, why in run.skipped:
         log.write(f"skipped {file}: {why}")
@@ -455,7 +464,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     try:
         if previous is None:
             save_last(0)
-        with progress.task("Training", total=config.epochs, unit="epochs") as epochs_task:
+        with stop_signals_as_interrupts(), progress.task("Training", total=config.epochs, unit="epochs") as epochs_task:
             epochs_task.advance(start_epoch - 1)
             epoch = start_epoch
             while epoch <= config.epochs:
@@ -509,14 +518,16 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
                     stopped_early = True
                     break
                 epoch += 1
-    except KeyboardInterrupt:
-        _write_state(run_dir, status="interrupted", epoch=len(history))
-        log.write(f"interrupted by the person during epoch {epoch}")
+    except KeyboardInterrupt as stop:
+        why = stop.why if isinstance(stop, StopSignal) else "the person"
+        _write_state(run_dir, status="interrupted", epoch=len(history), stopped_by=stop.name if isinstance(stop, StopSignal) else "ctrl-c")
+        log.write(f"interrupted by {why} during epoch {epoch}")
         if history:
             from deepfake_coach.train.curves import plot_curves
 
             plot_curves(history, run_dir / "curves.png")  # what it learned so far, to look at while it waits
-        raise Interrupted(_stopped_message(run_dir, epoch, len(history)),
+        said = _stopped_message(run_dir, epoch, len(history))
+        raise Interrupted(said if why == "the person" else f"{why[0].upper()}{why[1:]}. {said}",
                           hint=f"Continue where it stopped with: dfcoach train --resume {run_dir.name}") from None
     except Exception as error:  # recorded for `dfcoach doctor`, then reported by the CLI
         message = error.message if isinstance(error, CoachError) else f"{type(error).__name__}: {error}"
