@@ -295,7 +295,7 @@ def train(
 
         if resume:
             raise UsageError("--find-lr starts from new weights; it cannot be combined with --resume.", hint="Run one of them at a time.")
-        render_lr_finding(run_range_test(config, data_dir, pretrained=pretrained, progress=session.progress()), config, quick, console.out())
+        render_lr_finding(run_range_test(config, data_dir, pretrained=pretrained, progress=session.progress()), config, quick, console.out(), data_dir)
         return
     result = fit(config, data_dir, pretrained=pretrained, resume=resume, progress=session.progress(), reporter=ConsoleReporter(console.err()))
     render_summary(result, success_checklist(data_dir), console.out())

@@ -136,15 +136,9 @@ def _installed_version(package: str) -> str | None:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could listen on `port` now (as uvicorn would, reusing a port left in TIME_WAIT)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        if sys.platform != "win32":  # on Windows SO_REUSEADDR would let two servers share the port
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+    from deepfake_coach.serve.runner import port_is_free as free
+
+    return free(port, host)
 
 
 # --- the checks, in the order they are shown --------------------------------------------------
@@ -356,8 +350,10 @@ def deployed_model(context: DoctorContext) -> Finding:
 
 @check("port", "Port for dfcoach serve")
 def port(context: DoctorContext) -> Finding:
+    from deepfake_coach.serve.runner import free_port_after
+
     if port_is_free(context.port):
         return ok(f"Port {context.port} is free for `dfcoach serve`.")
     return warn(f"Port {context.port} is in use by another program (on macOS, AirPlay Receiver uses port 5000).",
-                f"Serve on another port: dfcoach serve --port {context.port + 1}, or stop the other program "
+                f"Serve on another port: dfcoach serve --port {free_port_after(context.port)}, or stop the other program "
                 f"(`lsof -i :{context.port}` names it).")

@@ -115,6 +115,20 @@ def test_port_busy_or_free(project):
     assert state == "warn" and f"Port {port} is in use" in saw and f"dfcoach serve --port {port + 1}" in fix
 
 
+def test_the_port_suggested_is_free(project):
+    with socket.socket() as server, socket.socket() as next_one:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        try:
+            next_one.bind(("127.0.0.1", port + 1))
+            next_one.listen()
+        except OSError:
+            pytest.skip("the next port is taken by something else already")
+        state, saw, fix = status("port", project, port=port)
+    assert state == "warn" and f"dfcoach serve --port {port + 1}" not in fix and "dfcoach serve --port" in fix
+
+
 # --- dataset --------------------------------------------------------------------------------------
 
 

@@ -85,6 +85,9 @@ def test_no_dataset_or_a_single_class(cli, tmp_path, monkeypatch):
     (tmp_path / "dataset" / "train" / "fake").mkdir(exist_ok=True)
     result = cli("train", *FAST)
     assert result.exit_code == 1 and "train split has no usable fake images" in result.stderr
+    (tmp_path / "dataset").rename(tmp_path / "faces")
+    result = cli("train", *FAST, "--data-dir", "faces")  # the command to run next names the folder given
+    assert result.exit_code == 1 and "Run `dfcoach data check --data-dir faces`" in result.stderr
 
 
 def test_out_of_memory_halves_the_batch_and_redoes_the_epoch(cli, project, monkeypatch):

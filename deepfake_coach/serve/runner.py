@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,26 @@ STARTUP_TIMEOUT_S = 120  # loading a large model on a slow laptop takes a while
 _ENV_FILE_VARIABLE = "DFCOACH_SERVE_ENV_FILE"  # how worker processes learn their settings
 _MAX_UPLOAD_VARIABLE = "DFCOACH_SERVE_MAX_UPLOAD_BYTES"
 _THREADS_VARIABLE = "DFCOACH_SERVE_TORCH_THREADS"
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on `port` now (as uvicorn would, reusing a port left in TIME_WAIT)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if sys.platform != "win32":  # on Windows SO_REUSEADDR would let two servers share the port
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_after(port: int, host: str = "127.0.0.1") -> int:
+    """The first free port above `port`, for a hint that must work as printed (5001 may be taken too)."""
+    for candidate in range(port + 1, min(port + 200, 65536)):
+        if port_is_free(candidate, host):
+            return candidate
+    return port + 1
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -33,7 +54,7 @@ def bind(host: str, port: int) -> socket.socket:
         if error.errno == errno.EADDRINUSE:
             raise CoachError(
                 f"Port {port} on {host} is already in use (another service, or a dfcoach serve still running).",
-                hint=f"Stop the other program, or choose another port: --port {port + 1}",
+                hint=f"Stop the other program, or choose another port: --port {free_port_after(port, host)}",
             ) from None
         if error.errno in (errno.EACCES, errno.EPERM):
             raise CoachError(f"This user may not open port {port}.", hint="Use a port above 1024, for example --port 5000") from None

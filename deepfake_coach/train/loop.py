@@ -286,7 +286,7 @@ def load_training_splits(data_dir: Path, size: int, progress: Progress) -> tuple
         if missing:
             raise DataError(
                 f"The {name} split has no usable {missing[0]} images." if len(split) else f"The {name} split has no usable images.",
-                hint="A model needs both real and fake images to learn and to be judged. Run `dfcoach data check` to see what is missing.",
+                hint=f"A model needs both real and fake images to learn and to be judged. Run `dfcoach data check --data-dir {data_dir}` to see what is missing.",
             )
     return train, val
 

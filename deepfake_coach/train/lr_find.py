@@ -104,7 +104,7 @@ def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir:
             lowest = min(lowest, smoothed)
     if not rates:
         raise CoachError("The loss could not be measured even at the smallest learning rate.",
-                         hint="Check the dataset with `dfcoach data check`, then try again.")
+                         hint=f"Check the dataset with `dfcoach data check --data-dir {data_dir}`, then try again.")
     suggestion, lowest_at = suggest(rates, losses)
     finding = LrFinding(rates, losses, suggestion, lowest_at, stopped)
     finding.plot = plot_finding(finding, Path(project_dir) / "runs" / f"lr_find_{config.model}_{datetime.now():%Y%m%d_%H%M%S}.png")

@@ -3,12 +3,14 @@ coaching, and the summary with the success checklist."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 
+from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.train.coach import Advice, EpochMetrics, balanced_differs
 from deepfake_coach.train.loop import RunInfo, TrainReporter, TrainResult
 
@@ -69,7 +71,7 @@ def render_summary(result: TrainResult, checklist: list[tuple[bool, str, str]], 
         render_checklist(checklist, console)
 
 
-def render_lr_finding(finding, config, quick: bool, console: Console) -> None:
+def render_lr_finding(finding, config, quick: bool, console: Console, data_dir: Path = DEFAULT_DATA_DIR) -> None:
     """What the learning-rate range test found, and the command to train with it."""
     tried = f"{finding.learning_rates[0]:.0e} to {finding.learning_rates[-1]:.0e}"
     console.print(f"[bold]Learning-rate finder[/bold] ({escape(config.model)}, batches of {config.batch_size}): "
@@ -79,10 +81,12 @@ def render_lr_finding(finding, config, quick: bool, console: Console) -> None:
     command = "dfcoach train --quick" if quick else "dfcoach train"
     if config.model != type(config)().model:  # not the default model: the command must name it
         command += f" --model {config.model}"
+    if Path(data_dir) != DEFAULT_DATA_DIR:  # every command printed works as printed
+        command += f" --data-dir {shlex.quote(str(data_dir))}"
     if finding.suggestion is None:
         console.print("[yellow]The loss did not fall at any of these rates[/yellow], so the curve suggests nothing. "
                       "The data may be too hard to learn in 100 batches, or the labels may be mixed up.")
-        console.print(f"[bold]Next:[/bold] keep the default ({config.lr:g}) with `{escape(command)}`, and run `dfcoach data check`.")
+        console.print(f"[bold]Next:[/bold] keep the default ({config.lr:g}) with `{escape(command)}`, and run `dfcoach data check --data-dir {escape(shlex.quote(str(data_dir)))}`.")
         return
     console.print(f"The loss was lowest at {finding.lowest_at:.1e}; a tenth of that is a fast rate that stays stable: "
                   f"[bold green]{finding.suggestion:.0e}[/bold green] (now {config.lr:g}).")
