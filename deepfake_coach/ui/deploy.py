@@ -19,7 +19,7 @@ def render_deployment(result: DeployResult, console: Console) -> None:
     if not result.changed:
         console.print(f"{escape(str(env.path))} already points at this model; nothing changed.")
         return
-    table = Table(title=f"{env.path}", title_justify="left")
+    table = Table(title=escape(str(env.path)), title_justify="left")
     table.add_column("Key")
     table.add_column("Before", overflow="fold")
     table.add_column("Now", overflow="fold")
