@@ -54,3 +54,59 @@ def test_deploy_to_an_env_file_in_a_folder_with_brackets(cli, tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     assert f"{MARKUP_NAME}/.env" in result.stdout and f"Created {MARKUP_NAME}/.env" in result.stdout
     assert "unexpected" not in result.output
+
+
+# --- a server's answer is quoted without credentials -------------------------------------------------
+
+
+def assert_no_credential(output: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in output
+    pair = f"{GOOD_USER}:{GOOD_KEY}"
+    assert pair not in output and base64.b64encode(pair.encode()).decode() not in output
+
+
+@pytest.mark.parametrize("status", [400, 403, 500])
+def test_kaggle_setup_quotes_the_server_without_the_key(cli, home, kaggle, status):
+    kaggle.echo_status = status
+    result = cli("kaggle", "setup", "--token-file", write_kaggle_json(home))
+    assert result.exit_code == 1
+    assert "Kaggle said:" in result.stderr and "Please verify your phone number" in result.stderr  # the rest is kept
+    assert_no_credential(result.output, GOOD_KEY)
+    assert "Traceback" not in result.output
+
+
+def test_kaggle_setup_quotes_the_server_without_the_token(cli, home, kaggle):
+    kaggle.echo_status = 401
+    result = cli("kaggle", "setup", "--token-file", write_access_token(home))
+    assert result.exit_code == 1
+    assert "Kaggle said:" in result.stderr and "(hidden)" in result.stderr
+    assert_no_credential(result.output, GOOD_TOKEN, GOOD_TOKEN.removeprefix("KGAT_"))
+
+
+def test_a_username_that_is_the_token_is_not_shown(cli, home, kaggle):
+    kaggle.introspected_username = f"{GOOD_TOKEN} [/b]"
+    result = cli("kaggle", "setup", "--token-file", write_access_token(home))
+    assert result.exit_code == 0, result.output
+    assert "Kaggle accepted your credentials" in result.stderr and "[/b]" in result.stderr
+    assert GOOD_TOKEN not in result.output
+
+
+def test_the_download_quotes_the_server_without_the_key(cli, home, kaggle):
+    write_kaggle_json(home)
+    kaggle.echo_status = 403
+    result = cli("data", "download", "kaggle_140k")
+    assert result.exit_code == 1
+    assert "Kaggle refused while downloading" in result.stderr and "Kaggle said:" in result.stderr
+    assert_no_credential(result.output, GOOD_KEY)
+    assert not Path("dataset").exists()
+
+
+def test_keys_read_from_the_environment_are_hidden_too(cli, home, kaggle, monkeypatch):
+    key = "fedcba9876543210"  # not shaped like a kaggle.json key: hidden because it is the user's own
+    monkeypatch.setenv("KAGGLE_USERNAME", GOOD_USER)
+    monkeypatch.setenv("KAGGLE_KEY", key)
+    kaggle.echo_status = 400
+    result = cli("data", "download", "kaggle_140k")
+    assert result.exit_code == 1 and "Kaggle said:" in result.stderr
+    assert key not in result.output and base64.b64encode(f"{GOOD_USER}:{key}".encode()).decode() not in result.output
