@@ -31,3 +31,10 @@ def render_deployment(result: DeployResult, console: Console) -> None:
         console.print(f"Created {escape(str(env.path))} (readable by you only).")
     elif env.backup is not None:
         console.print(f"Every other line is as it was. The old file is saved as {escape(str(env.backup))}.")
+    if env.quoted:
+        keys = " and ".join(env.quoted)
+        console.print(
+            f"[yellow]Note:[/yellow] {escape(keys)} is written in single quotes (it holds a space or another special character): "
+            "python-dotenv and a shell read it right, but `docker --env-file` would keep the quotes. For Docker, move the "
+            "model to a path of plain letters, digits and ./_- and deploy again."
+        )
