@@ -12,7 +12,7 @@ from deepfake_coach.deploy import DeployResult
 def render_deployment(result: DeployResult, console: Console) -> None:
     accuracy = f", validation accuracy {result.val_acc:.1%}" if result.val_acc is not None else ""
     console.print(
-        f"[green]✓[/green] {escape(str(result.model_path))} ({result.model_name}{accuracy}) loads safely "
+        f"[green]✓[/green] {escape(str(result.model_path))} ({escape(result.model_name)}{accuracy}) loads safely "
         f"and judged a test picture ({result.check_label}, at its threshold {result.threshold:g})."
     )
     env = result.env
