@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepfake_coach.envfile import EnvUpdate, update_env_file
+from deepfake_coach.envfile import EnvUpdate, value_problem, update_env_file
 from deepfake_coach.errors import CoachError
 from deepfake_coach.serve.settings import CUSTOM, DEFAULT_ENV_FILE, ModelUnavailable, ServeSettings
 
@@ -129,6 +130,14 @@ def model_path_value(model_path: Path, env_file: Path) -> str:
         return str(model)
 
 
+def _plain_name(model_path: Path) -> str:
+    """A file name a .env can hold as it is, close to the model's own."""
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model_path).stem).strip("_.") or "model"
+    return f"{stem}.pth"
+
+
 def deploy_model(model_path: Path | None = None, env_file: Path = DEFAULT_ENV_FILE, models_dir: Path | None = None) -> DeployResult:
     """Point `env_file` at `model_path` (default: the newest model in `models_dir`, else ./models).
 
@@ -143,6 +152,14 @@ def deploy_model(model_path: Path | None = None, env_file: Path = DEFAULT_ENV_FI
         "MODEL_PATH": model_path_value(model_path, env_file),
         "CUSTOM_MODEL_TYPE": detector.model_name,
     }
+    problem = value_problem(values["MODEL_PATH"])
+    if problem is not None:
+        raise CoachError(
+            f"The model's path cannot be written to {env_file} so that every program reads it right: it holds {problem}. "
+            f"Nothing was written to {env_file}.",
+            hint=f"Move or rename the model file to a simple path (letters, digits and ./_-), for example: mkdir -p models && "
+            f"mv {shlex.quote(str(model_path))} models/{_plain_name(model_path)}  then run dfcoach deploy again.",
+        )
     update = update_env_file(Path(env_file), values)
     return DeployResult(model_path, detector.model_name, detector.metrics.get("val_acc"), update, verdict.label, detector.threshold)
 

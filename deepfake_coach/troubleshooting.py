@@ -137,6 +137,15 @@ TROUBLES: tuple[Trouble, ...] = (
         "Let dfcoach write the settings: dfcoach deploy (it sets MODEL_PATH and CUSTOM_MODEL_TYPE from the file itself).",
     ),
     Trouble(
+        "env-file", ".env cannot be written",
+        (r"\.env is read-only", r"Could not write \S*\.env", r"cannot be written to (a )?\S*\.env( file)? so that every program",
+         r"docker --env-file` would keep the quotes"),
+        "The .env is read-only, its folder is full or not writable, or the model's path holds a character that "
+        "python-dotenv and a shell would read differently (a line break, a single quote, ${).",
+        "Read-only: chmod u+w .env. Full or not writable: free space, or chmod u+w on the folder named. A path it cannot "
+        "write: move or rename the model file to a simple path (letters, digits, ./_-), then dfcoach deploy again.",
+    ),
+    Trouble(
         "model-path", "MODEL_PATH points at nothing",
         (r"MODEL_PATH", r"no (trained )?model in models/", r"best_model_\S*\.pth.{0,40}(not found|No such file)"),
         "The .env names a model file that is not there (moved, renamed, or a relative path read from another folder).",
@@ -174,6 +183,13 @@ TROUBLES: tuple[Trouble, ...] = (
         (r"Permission denied", r"\[Errno 13\]"),
         "The command cannot write (or read) a file or folder: it belongs to another user, or is read-only.",
         "Work in a folder you own (your home folder), or give yourself access: chmod u+w THE_PATH",
+    ),
+    Trouble(
+        "markup", "A name with brackets, or MarkupError",
+        (r"MarkupError", r"closing tag '\[/.*' .*doesn't match any open tag"),
+        "A folder, file or message with [brackets] was read as text styling by an older dfcoach.",
+        "dfcoach prints such names as they are; if you still see MarkupError, run the command with DFCOACH_DEBUG=1 and "
+        "report it with the name that caused it.",
     ),
     Trouble(
         "offline", "No internet connection",

@@ -77,6 +77,8 @@ class KaggleStandIn:
         self.archive = archive
         self.etag = '"v1"'
         self.status_override: int | None = None  # answer every API call with this status
+        self.echo_status: int | None = None  # answer every API call with this status and a message quoting the credentials sent
+        self.introspected_username: str | None = None  # the username a good token's IntrospectToken answers with
         self.drop_after: int | None = None  # cut the next full download after this many bytes
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -106,10 +108,16 @@ class KaggleStandIn:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 if stand_in.status_override:
                     return self._send(stand_in.status_override, b"Service Unavailable", "text/plain")
+                if stand_in.echo_status:  # a careless server: the credentials back, raw, decoded and as JSON
+                    auth = self.headers.get("Authorization", "")
+                    decoded = base64.b64decode(auth.removeprefix("Basic ")).decode() if auth.startswith("Basic ") else ""
+                    said = (f"Rejected {auth} for {decoded} (token {body.get('token', '')}); "
+                            f"{json.dumps({'username': decoded.partition(':')[0], 'key': decoded.partition(':')[2]})}. Please verify your phone number")
+                    return self._json(stand_in.echo_status, {"code": stand_in.echo_status, "message": said})
                 method = self.path.rsplit("/", 1)[-1]
                 if method == "IntrospectToken":
                     if body.get("token") == GOOD_TOKEN:
-                        return self._json(200, {"active": True, "username": GOOD_USER})
+                        return self._json(200, {"active": True, "username": stand_in.introspected_username or GOOD_USER})
                     if body.get("token") == EXPIRED_TOKEN:
                         return self._json(200, {"active": False})
                     return self._json(401, {"code": 401, "message": "Unauthenticated"})

@@ -202,3 +202,114 @@ def test_dfcoach_serve_process_with_the_env_written_by_deploy(project, cli, tmp_
     assert "The service has stopped." in output and "Error" not in output
     assert f"Serving on {url}" in output and "Model loaded: custom_cnn (32 px)" in output
     assert "Traceback" not in output
+
+
+# --- .env writes that fail, and model paths every reader of .env must read alike ---------------------
+
+
+def env_readers(env: Path) -> dict[str, str]:
+    """MODEL_PATH as python-dotenv, a shell's `set -a; . ./.env` and `docker --env-file` (the line taken
+    literally, up to its end) each read it."""
+    from dotenv import dotenv_values
+
+    shell = subprocess.run(["bash", "-c", 'set -a; . ./.env; printf %s "$MODEL_PATH"'], cwd=env.parent, capture_output=True, text=True)
+    assert shell.returncode == 0 and shell.stderr == "", shell.stderr
+    line = next(line for line in env.read_text().splitlines() if line.startswith("MODEL_PATH="))
+    return {"dotenv": dotenv_values(env)["MODEL_PATH"], "shell": shell.stdout, "docker": line.partition("=")[2]}
+
+
+def test_a_plain_model_path_is_written_bare_for_every_reader(project, cli):
+    result = cli("deploy")
+    assert result.exit_code == 0, result.output
+    assert f"MODEL_PATH=./models/{MODEL_NAME}\n" in (project / ".env").read_text()
+    assert set(env_readers(project / ".env").values()) == {f"./models/{MODEL_NAME}"}
+    assert "docker" not in result.output
+
+
+@pytest.mark.parametrize("folder", ["my models", "cost $5", 'say "hi"', "#1", "back\\slash", "modèles d’été"])
+def test_a_model_path_with_special_characters_reads_the_same_in_dotenv_and_a_shell(project, cli, folder):
+    model = write_model(project / folder / MODEL_NAME)
+    result = cli("deploy", model)
+    assert result.exit_code == 0, result.output
+    value = f"./{folder}/{MODEL_NAME}"
+    read = env_readers(project / ".env")
+    assert read["dotenv"] == read["shell"] == value
+    assert read["docker"] == f"'{value}'"  # Docker keeps the quotes; the person is told
+    assert "single quotes" in result.stdout and "`docker --env-file` would keep the quotes" in result.stdout
+    assert read_deployment(project / ".env").ok  # dfcoach serve finds the model too
+
+
+@pytest.mark.parametrize("folder, reason", [("two\nlines", "a line break"), ("it's", "a single quote"), ("${HOME}", "a variable to fill in")])
+def test_a_model_path_no_env_reader_could_share_is_refused(project, cli, folder, reason):
+    (project / ".env").write_text(ENV_BEFORE)
+    model = write_model(project / folder / MODEL_NAME)
+    result = cli("deploy", model)
+    assert result.exit_code == 1
+    assert reason in result.stderr and "Move or rename the model file to a simple path" in result.stderr
+    assert "Nothing was written to .env" in result.stderr and "Traceback" not in result.output
+    assert (project / ".env").read_text() == ENV_BEFORE and not list(project.glob(".env.backup-*"))
+
+
+def test_a_read_only_env_is_refused_not_replaced(project, cli):
+    env = project / ".env"
+    env.write_text(ENV_BEFORE)
+    env.chmod(0o444)
+    result = cli("deploy")
+    assert result.exit_code == 1
+    assert ".env is read-only, so dfcoach left it as it was" in result.stderr and "chmod u+w .env" in result.stderr
+    assert "Traceback" not in result.output
+    assert env.read_text() == ENV_BEFORE and (env.stat().st_mode & 0o777) == 0o444
+    assert not list(project.glob(".env.backup-*"))
+
+
+def test_a_full_disk_leaves_the_env_and_no_backup(project, cli, monkeypatch):
+    (project / ".env").write_text(ENV_BEFORE)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "sendfile", no_space)  # copying a file (shutil) on a full disk
+    monkeypatch.setattr(os, "fsync", no_space)  # flushing a written file on a full disk
+    result = cli("deploy")
+    assert result.exit_code == 1
+    assert "the disk is full" in result.stderr and ".env is as it was, and no backup was left" in result.stderr
+    assert "Traceback" not in result.output
+    assert (project / ".env").read_text() == ENV_BEFORE
+    assert sorted(p.name for p in project.iterdir()) == [".env", "models"]  # no empty backup, no temporary file
+
+
+def test_a_folder_dfcoach_may_not_write_in_is_named_not_a_backup_never_made(project, cli, monkeypatch):
+    import builtins
+
+    service = project / "service"
+    service.mkdir()
+    (service / ".env").write_text(ENV_BEFORE)
+    if os.geteuid() == 0:  # root ignores file modes, so the refusal is injected: no new file in service/
+        real_open, real_os_open = builtins.open, os.open
+
+        def refused(path):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        def fake_open(file, mode="r", *args, **kwargs):
+            if Path(str(file)).parent == service and any(flag in mode for flag in "wax+"):
+                refused(file)
+            return real_open(file, mode, *args, **kwargs)
+
+        def fake_os_open(path, flags, *args, **kwargs):
+            if Path(str(path)).parent == service and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                refused(path)
+            return real_os_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", fake_open)
+        monkeypatch.setattr(os, "open", fake_os_open)
+    else:
+        service.chmod(0o500)
+    try:
+        result = cli("deploy", "--env-file", "service/.env")
+    finally:
+        service.chmod(0o700)
+    assert result.exit_code == 1
+    assert "permission denied in the folder service/" in result.stderr and "chmod u+w service" in result.stderr
+    assert "backup" not in result.stderr.replace("no backup was left", "")  # no name of a file that was never made
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in service.iterdir()) == [".env"] and (service / ".env").read_text() == ENV_BEFORE

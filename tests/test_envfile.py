@@ -108,16 +108,70 @@ def test_a_file_without_final_newline_gets_one_before_new_keys():
     assert edited_text("A=1", {"B": "2"}) == "A=1\nB=2\n"
 
 
-@pytest.mark.parametrize("value, line", [
-    ("/home/me/my models/best.pth", "MODEL_PATH='/home/me/my models/best.pth'\n"),
-    ("/tmp/it's#1.pth", "MODEL_PATH='/tmp/it\\'s#1.pth'\n"),
-    ("C:\\models\\m.pth", "MODEL_PATH='C:\\\\models\\\\m.pth'\n"),
+def shell_reads(env, key: str) -> str:
+    """What a shell's `set -a; . ./.env` gives a program for `key`."""
+    import subprocess
+
+    done = subprocess.run(["bash", "-c", f'set -a; . ./{env.name}; printf %s "${key}"'], cwd=env.parent, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    return done.stdout
+
+
+def docker_reads(env) -> dict[str, str]:
+    """What `docker --env-file` gives: each KEY=VALUE line taken literally, quotes and all, up to the end of the line."""
+    lines = [line.lstrip() for line in env.read_text().splitlines()]
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#") and "=" in line)
+
+
+@pytest.mark.parametrize("value", [
+    "./models/best_model_custom_cnn_20250101_120000.pth",
+    "/home/me/models/m-1+2@host:v.pth",
+    "./models/modèle_ünïcode_模型.pth",  # letters of any alphabet need no quotes
 ])
-def test_values_that_need_quotes_are_quoted_and_read_back(tmp_path, value, line):
+def test_plain_values_are_written_bare_for_every_reader(tmp_path, value):
     env = tmp_path / ".env"
-    update_env_file(env, {"MODEL_PATH": value})
-    assert env.read_text() == line
+    update = update_env_file(env, {"MODEL_PATH": value})
+    assert env.read_text() == f"MODEL_PATH={value}\n" and update.quoted == []
     assert dotenv_values(env)["MODEL_PATH"] == value
+    assert shell_reads(env, "MODEL_PATH") == value
+    assert docker_reads(env)["MODEL_PATH"] == value
+
+
+@pytest.mark.parametrize("value", [
+    "/home/me/my models/best.pth",
+    "/tmp/$HOME/cost$5.pth",
+    '/tmp/say "hi".pth',
+    "/tmp/#1 #2.pth",
+    "C:\\models\\m.pth",
+    "/tmp/`date` & ~me; (x) | <y> * ?.pth",
+    "/tmp/café au lait/m.pth",
+])
+def test_other_values_are_single_quoted_and_read_the_same_by_dotenv_and_a_shell(tmp_path, value):
+    env = tmp_path / ".env"
+    update = update_env_file(env, {"MODEL_PATH": value})
+    assert env.read_text() == f"MODEL_PATH='{value}'\n" and update.quoted == ["MODEL_PATH"]
+    assert dotenv_values(env)["MODEL_PATH"] == value
+    assert shell_reads(env, "MODEL_PATH") == value
+    assert docker_reads(env)["MODEL_PATH"] == f"'{value}'"  # Docker keeps the quotes: dfcoach deploy says so
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("/tmp/two\nlines.pth", "a line break"),
+    ("/tmp/it's.pth", "a single quote"),
+    ("/tmp/${HOME}.pth", "a variable to fill in"),
+    ("C:\\\\server\\m.pth", "two backslashes in a row"),
+    ("/tmp/m\\", "one at the end"),
+    ("/tmp/bell\a.pth", "a control character"),
+    ("/tmp/latin1-\udce9.pth", "not UTF-8"),
+])
+def test_values_no_quoting_can_hold_for_every_reader_are_refused(tmp_path, value, reason):
+    from deepfake_coach.envfile import UnwritableValue
+
+    env = tmp_path / ".env"
+    env.write_text(PERSONAL_ENV)
+    with pytest.raises(UnwritableValue, match=reason):
+        update_env_file(env, {"MODEL_PATH": value})
+    assert env.read_text() == PERSONAL_ENV and sorted(p.name for p in tmp_path.iterdir()) == [".env"]
 
 
 def test_a_symlinked_env_is_edited_where_it_points(tmp_path):

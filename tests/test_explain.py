@@ -37,6 +37,11 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "troubleshooting.md"
     ("Epoch 3: loss nan", "loss-is-nan"),
     ("Killed", "memory-killed"),
     ("requests.exceptions.ConnectionError: Max retries exceeded with url", "offline"),
+    ("Error: .env is read-only, so dfcoach left it as it was.", "env-file"),
+    ("Error: Could not write service/.env: the disk is full. service/.env is as it was, and no backup was left.", "env-file"),
+    ("Error: The model's path cannot be written to .env so that every program reads it right: it holds a line break.", "env-file"),
+    ("rich.errors.MarkupError: closing tag '[/b]' at position 42 doesn't match any open tag", "markup"),
+    ("Error: evil.pth cannot be loaded safely: it contains code, not only weights.", "unsafe-model-file"),
 ])
 def test_known_errors_are_recognised(text, key):
     assert key in [trouble.key for trouble in explain(text)]

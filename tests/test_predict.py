@@ -108,3 +108,62 @@ def test_videos_get_a_verdict_from_their_faces(cli, project):
     assert human.exit_code == 0
     assert "person.mp4" in human.stdout and re.search(r"mean of \d+ faces? in 4 frames", human.stdout)
     assert "no face found in 4 frames" in human.stdout
+
+
+# --- a model file whose pickle calls a function: refused as code, never run ------------------------
+
+
+class CallsOsSystem:
+    """Unpickled with code allowed, this would run a shell command that creates the marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def os_system_by_hand(command: str) -> bytes:
+    """A pickle (protocol 4) written opcode by opcode: import os.system, call it with `command`."""
+    def text(s: str) -> bytes:
+        return b"\x8c" + bytes([len(s.encode())]) + s.encode()  # SHORT_BINUNICODE
+
+    return b"\x80\x04" + text("os") + text("system") + b"\x93" + text(command) + b"\x85" + b"R" + b"."  # STACK_GLOBAL, TUPLE1, REDUCE, STOP
+
+
+def poisoned_model(path: Path, marker: Path, how: str) -> Path:
+    import torch
+
+    checkpoint = {"format": "dfcoach-checkpoint", "model_name": "custom_cnn", "state_dict": CallsOsSystem(marker)}
+    if how == "torch.save":
+        torch.save(checkpoint, path)
+    elif how == "torch.save, pickle protocol 4":
+        torch.save(checkpoint, path, pickle_protocol=4)
+    else:
+        path.write_bytes(os_system_by_hand(f"touch {marker}"))
+    return path
+
+
+@pytest.mark.parametrize("how", ["torch.save", "torch.save, pickle protocol 4", "opcodes by hand"])
+def test_a_model_file_whose_pickle_calls_a_function_is_refused_as_code(cli, project, how):
+    write_image(project / "face.jpg", 1)
+    marker = project / "ran"
+    model = poisoned_model(project / "evil.pth", marker, how)
+    result = cli("predict", "face.jpg", "--model", model)
+    assert result.exit_code == 1
+    assert "evil.pth cannot be loaded safely: it contains code, not only weights" in result.stderr
+    assert "damaged" not in result.stderr and "Traceback" not in result.output
+    assert not marker.exists()  # and it never ran
+
+
+def test_a_damaged_model_file_is_still_called_damaged(cli, project):
+    write_image(project / "face.jpg", 1)
+    good = (project / "models" / "best_model_custom_cnn_20260101_000000.pth").read_bytes()
+    for name, data in {"cut.pth": good[: len(good) // 2], "noise.pth": bytes(range(256)) * 8}.items():
+        (project / name).write_bytes(data)
+        result = cli("predict", "face.jpg", "--model", project / name)
+        assert result.exit_code == 1
+        assert f"{name} is not a readable model file (it may be incomplete or damaged)" in result.stderr
+        assert "contains code" not in result.stderr

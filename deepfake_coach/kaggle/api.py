@@ -8,6 +8,9 @@ one: offline, a person waits seconds, not minutes.
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,16 +110,56 @@ def _oauth_access_token(path: Path, timeout: Timeout) -> str | None:
         return credentials.get_access_token() if credentials else None
 
 
+HIDDEN = "(hidden)"
+_SHORTEST_SECRET = 8  # a shorter "key" is no real credential, and hiding it would blank ordinary words
+_CREDENTIAL_SHAPES = (
+    re.compile(r"\bKGAT_[A-Za-z0-9_-]+"),  # a Kaggle API token
+    re.compile(r"\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE),  # an Authorization header's value
+    re.compile(r"\b[0-9a-f]{32}\b", re.IGNORECASE),  # a kaggle.json key
+)
+# `"key": "..."`, `token=...`: the value of anything named like a credential
+_NAMED_CREDENTIAL = re.compile(
+    r"""(\b(?:api[_-]?)?(?:key|token|secret|password|access_token|refresh_token)["']?\s*[:=]\s*["']?)[^\s"',;&}]+""", re.IGNORECASE)
+
+
+def _secrets_of(auth: KaggleAuth | None) -> list[str]:
+    """The user's own secrets, as they may come back: as given, and as HTTP Basic sends a username and key."""
+    if auth is None:
+        return []
+    secrets = [auth.key, auth.token]
+    if auth.username and auth.key:
+        pair = f"{auth.username}:{auth.key}"
+        secrets += [pair, base64.b64encode(pair.encode()).decode(), base64.b64encode(pair.encode()).decode().rstrip("=")]
+    if auth.oauth_file is not None:  # `kaggle auth login`'s saved sign-in: every token it holds
+        try:
+            saved = json.loads(Path(auth.oauth_file).read_text())
+            secrets += [str(value) for key, value in saved.items() if "token" in key.lower()] if isinstance(saved, dict) else []
+        except (OSError, ValueError):
+            pass
+    return sorted({secret for secret in secrets if secret and len(secret) >= _SHORTEST_SECRET}, key=len, reverse=True)
+
+
+def hide_secrets(text: str, auth: KaggleAuth | None = None) -> str:
+    """A server's words with every credential taken out, whatever it sent back: the user's own key and token
+    (also inside a username:key pair or its base64, as HTTP Basic sends them) and anything shaped like one."""
+    for secret in _secrets_of(auth):
+        text = text.replace(secret, HIDDEN)
+    for shape in _CREDENTIAL_SHAPES:
+        text = shape.sub(HIDDEN, text)
+    return _NAMED_CREDENTIAL.sub(lambda match: match.group(1) + HIDDEN, text)
+
+
 @contextmanager
-def plain_failures(found: FoundCredentials, action: str, timeout: Timeout) -> Iterator[None]:
-    """Turn requests' and Kaggle's errors into `CoachError`s a beginner can act on."""
+def plain_failures(found: FoundCredentials, action: str, timeout: Timeout, auth: KaggleAuth | None = None) -> Iterator[None]:
+    """Turn requests' and Kaggle's errors into `CoachError`s a beginner can act on. What Kaggle said is quoted
+    with the credentials of `auth` (and anything like them) taken out."""
     seconds = timeout if isinstance(timeout, (int, float)) else max(timeout)
     try:
         yield
     except requests.exceptions.HTTPError as error:
         response = error.response
         status = response.status_code if response is not None else 0
-        raise failure_for_status(status, _kaggle_message(error), found, action) from None
+        raise failure_for_status(status, _kaggle_message(error, auth), found, action) from None
     except requests.exceptions.Timeout:
         raise KaggleOffline(
             f"Kaggle did not answer within {seconds:g} seconds while {action}.",
@@ -164,8 +207,8 @@ def failure_for_status(status: int, said: str, found: FoundCredentials, action: 
     return KaggleRefused(f"Kaggle answered HTTP {status} while {action}.{said_part}", hint=f"Try again later, {ARCHIVE_HINT}")
 
 
-def _kaggle_message(error: requests.exceptions.HTTPError) -> str:
-    """Kaggle's own explanation, from its JSON body when it sent one; short, on one line."""
+def _kaggle_message(error: requests.exceptions.HTTPError, auth: KaggleAuth | None = None) -> str:
+    """Kaggle's own explanation, from its JSON body when it sent one; short, on one line, with no credential in it."""
     message = ""
     response = error.response
     if response is not None:
@@ -176,7 +219,7 @@ def _kaggle_message(error: requests.exceptions.HTTPError) -> str:
             message = ""
     if not message and error.args and response is not None and not str(error.args[0]).startswith(str(response.status_code)):
         message = str(error.args[0])  # kagglesdk puts the JSON message here
-    message = " ".join(message.split())
+    message = hide_secrets(" ".join(message.split()), auth)
     return message[:200]
 
 
@@ -192,8 +235,9 @@ def validate(
     if found is None:
         raise no_credentials_error()
     action = "checking your Kaggle credentials"
-    with plain_failures(found, action, timeout):
-        auth = signed_in(read_auth(found, environ), timeout)
+    given = read_auth(found, environ)
+    with plain_failures(found, action, timeout, given):
+        auth = signed_in(given, timeout)
         with kaggle_client(auth, timeout) as client:
             return _ask_kaggle(client, auth, found, action)
 
@@ -210,14 +254,14 @@ def _ask_kaggle(client, auth: KaggleAuth, found: FoundCredentials, action: str) 
         except requests.exceptions.HTTPError as error:
             status = error.response.status_code if error.response is not None else 0
             if status in (400, 403, 404):  # kaggle itself reads these as "not a valid token"
-                raise failure_for_status(401, _kaggle_message(error), found, action) from None
+                raise failure_for_status(401, _kaggle_message(error, auth), found, action) from None
             raise
         if not response.active:
             raise KaggleTokenExpired(
                 f"Kaggle says the token from {found.description} is no longer active: it expired or was deleted.",
                 hint=f"Create a new token at {API_SETTINGS_URL} (API section), then run: dfcoach kaggle setup --token-file FILE --replace",
             )
-        return Validated(found, response.username or None)
+        return Validated(found, hide_secrets(response.username, auth) if response.username else None)  # the server's words too
     request = ApiGetDatasetMetadataRequest()
     request.owner_slug, request.dataset_slug = DATASET_REF.split("/")
     client.datasets.dataset_api_client.get_dataset_metadata(request)

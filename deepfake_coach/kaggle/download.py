@@ -60,7 +60,7 @@ def download_dataset_zip(
     request = ApiDownloadDatasetRequest()
     request.owner_slug, request.dataset_slug = ref.split("/")
     action = f"downloading {target.name}"
-    with plain_failures(found, action, timeout), kaggle_client(signed_in(auth, timeout), timeout) as client:
+    with plain_failures(found, action, timeout, auth), kaggle_client(signed_in(auth, timeout), timeout) as client:
         response = client.datasets.dataset_api_client.download_dataset(request)  # streamed, redirects followed
         size = _int(response.headers.get("Content-Length"))
         validator = response.headers.get("ETag") or response.headers.get("Last-Modified")

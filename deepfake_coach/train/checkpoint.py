@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -68,9 +70,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CoachError(f"There is no model file at {path}.", hint="Train one with `dfcoach train`, or check the path.")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a pickle protocol it does not expect: the error below says it plainly
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        unsafe = "Unsupported global" in str(error)  # a class or function to call: code, not data
+        unsafe = holds_code(path, error)  # a class or function to call: code, not data
         raise CoachError(
             f"{path} cannot be loaded safely: it contains code, not only weights." if unsafe
             else f"{path} is not a readable model file (it may be incomplete or damaged).",
@@ -85,6 +89,68 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             hint="The file was changed or damaged. Use a model file made by `dfcoach train`, or train a new one.",
         )
     return checkpoint
+
+
+# What torch says when the pickle names a class or function it will not import or call.
+_REFUSED_CODE = ("Unsupported global", "unsupported GLOBAL", "reduce for unrecognized function", "Can only create new object",
+                 "Can only build")
+_LARGEST_PICKLE = 64 * 1024 * 1024  # the pickle of a model file is kilobytes (the weights are stored beside it)
+
+
+def holds_code(path: Path, error: Exception) -> bool:
+    """Whether the model file torch refused asks to import a class or function (code), rather than being
+    damaged: torch says so for most such files; for the others (a pickle protocol torch's safe loader does
+    not read, such as 4 or 5) the pickle's instructions are read, without running any, for the names it imports."""
+    if any(sign in str(error) for sign in _REFUSED_CODE):
+        return True
+    try:
+        return any(_imports_code(pickled) for pickled in _pickles_in(Path(path)))
+    except Exception:  # unreadable as a zip or a pickle: damaged, not code
+        return False
+
+
+def _pickles_in(path: Path) -> list[bytes]:
+    """The pickle(s) of a model file: `data.pkl` inside torch's zip format, or the file itself (the legacy format)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return [archive.read(info) for info in archive.infolist()
+                    if info.filename.endswith(".pkl") and info.file_size <= _LARGEST_PICKLE]
+    with open(path, "rb") as handle:
+        return [handle.read(_LARGEST_PICKLE)]
+
+
+def _imports_code(pickled: bytes) -> bool:
+    """Whether the pickles in `pickled` (one after another, as the legacy format stores them) name a global that
+    torch's weights-only loader does not allow. `pickletools` only reads the instructions: nothing is imported."""
+    import pickletools
+
+    allowed = _allowed_globals()
+    stream = io.BytesIO(pickled)
+    while stream.tell() < len(pickled):
+        strings: list[str] = []  # the strings pushed so far: STACK_GLOBAL takes its module and name from them
+        try:
+            for opcode, argument, _ in pickletools.genops(stream):
+                if opcode.name in ("GLOBAL", "INST"):
+                    if argument.replace(" ", ".") not in allowed:
+                        return True
+                elif opcode.name == "STACK_GLOBAL":
+                    if len(strings) < 2 or f"{strings[-2]}.{strings[-1]}" not in allowed:
+                        return True
+                elif isinstance(argument, str):
+                    strings.append(argument)
+        except Exception:  # the end of the pickles (the legacy format's raw weights follow them), or a damaged one
+            return False
+    return False
+
+
+def _allowed_globals() -> set[str]:
+    """The classes and functions torch's weights-only loader may call (tensors, storages, OrderedDict...)."""
+    try:
+        from torch._weights_only_unpickler import _get_allowed_globals
+
+        return set(_get_allowed_globals())
+    except (ImportError, AttributeError):  # a torch that moved it: only its own rebuild functions
+        return {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter"}
 
 
 MAX_IMAGE_SIZE = 1024  # as TrainConfig.image_size allows

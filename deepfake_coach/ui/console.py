@@ -41,18 +41,19 @@ def err() -> Console:
 
 
 def info(message: str) -> None:
-    """A progress message ("Writing 1,000 images..."); hidden by --quiet."""
+    """A progress message ("Writing 1,000 images..."); hidden by --quiet. Like every message here, it is
+    printed as text: a path or a server's words holding `[...]` are shown as they are, never read as markup."""
     if not _quiet:
-        err().print(message)
+        err().print(escape(message))
 
 
 def success(message: str) -> None:
     if not _quiet:
-        err().print(f"[green]✓[/green] {message}")
+        err().print(f"[green]✓[/green] {escape(message)}")
 
 
 def warn(message: str) -> None:
-    err().print(f"[yellow]Warning:[/yellow] {message}")
+    err().print(f"[yellow]Warning:[/yellow] {escape(message)}")
 
 
 def next_step(command: str, why: str = "Next") -> None:

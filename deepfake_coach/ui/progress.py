@@ -203,14 +203,14 @@ class RichProgress:
         from rich import progress as rp
 
         self._bars = rp.Progress(
-            rp.TextColumn("[progress.description]{task.description}"),
+            rp.TextColumn("{task.description}", style="progress.description", markup=False),  # names of files: text, not markup
             rp.BarColumn(),
             _amount_column(),
             rp.TaskProgressColumn(),
             rp.TimeElapsedColumn(),
             rp.TextColumn("eta"),
             _remaining_column(),
-            rp.TextColumn("{task.fields[info]}"),
+            rp.TextColumn("{task.fields[info]}", markup=False),
             console=console,
             get_time=get_time,
             auto_refresh=auto_refresh,

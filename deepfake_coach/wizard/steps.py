@@ -363,7 +363,7 @@ def deployment(wizard: Wizard) -> None:
     outcome = check_service(env_file)
     if outcome.ok:
         answer = outcome.analysis
-        wizard.out.print(f"[green]✓[/green] The service answered: the test picture is {answer['label']} "
+        wizard.out.print(f"[green]✓[/green] The service answered: the test picture is {escape(str(answer['label']))} "
                          f"(fake probability {answer['fake_probability']:.2f}, {answer['inference_ms']:.0f} ms).")
     else:
         wizard.out.print(f"[yellow]The service did not answer as expected: {escape(outcome.problem or '')}[/yellow]")
