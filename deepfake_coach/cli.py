@@ -410,6 +410,8 @@ def predict_files(
             render_video_predictions(predictions.videos, console.out())
         if predictions.judged_any:  # a 40% "fake" surprises unless the cut is said
             console.info(explain_threshold(predictions.threshold, predictions.threshold_source, detector.threshold))
+        for warning in dict.fromkeys(predictions.outside.values()):  # said once, however many files it concerns
+            console.warn(f"{len(predictions.outside):,} of these files are not like the pictures the model learned from. {warning}")
         if predictions.unreadable:
             render_unreadable([(str(path), reason) for path, reason in predictions.unreadable], console.err())
     if not predictions.judged_any:

@@ -15,6 +15,7 @@ from typing import BinaryIO, Iterable
 
 import numpy as np
 
+from deepfake_coach.data.origin import outside_training, trained_on
 from deepfake_coach.errors import CoachError, DataError
 
 MODELS_DIR = Path("models")
@@ -166,6 +167,7 @@ class Detector:
         self.metrics: dict = dict(checkpoint.get("metrics", {}))
         # the fake probability from which a picture is called fake, and where that number comes from
         self.threshold, self.threshold_source = stored_threshold(checkpoint)
+        self.trained_on = trained_on(checkpoint)  # the dataset's name and kind (None for older models)
         self.device = torch.device(device)
         self.model = for_inference(model_from_checkpoint(checkpoint), self.device)
 
@@ -193,6 +195,10 @@ class Detector:
             x = to_tensor(np.require(pixels, np.uint8, ["C", "W"]), self.mean, self.std, self.device, channels_last=True)
             logits = self.model(x).float()
             return torch.softmax(logits, dim=1)[:, self.fake_index].cpu().numpy()
+
+    def outside_training(self, picture_size: tuple[int, int] | None) -> str | None:
+        """A warning when the picture is plainly not what the model learned from (see data.origin)."""
+        return outside_training(self.trained_on, picture_size)
 
     def threshold_in_use(self, threshold: float | None = None) -> tuple[float, str]:
         """(threshold, source): the caller's when given (--threshold), else the model's own."""
@@ -250,4 +256,5 @@ class Detector:
             "val_acc": self.metrics.get("val_acc"),
             "threshold": self.threshold,
             "threshold_source": self.threshold_source,
+            "trained_on": self.trained_on,  # {"name", "kind"} of its dataset, None for older models
         }

@@ -56,6 +56,7 @@ class Predictions:
     videos: list["VideoVerdict"] = field(default_factory=list)
     threshold: float = DEFAULT_THRESHOLD  # the one the verdicts used
     threshold_source: str = FROM_DEFAULT  # where it comes from (inference.FROM_*)
+    outside: dict[Path, str] = field(default_factory=dict)  # files plainly unlike what the model learned from, and why
 
     @property
     def judged_any(self) -> bool:
@@ -66,9 +67,9 @@ class Predictions:
             "model": detector.describe(),
             "threshold": self.threshold,
             "threshold_source": self.threshold_source,
-            "results": [{"file": str(path), "verdict": v.label, "fake_probability": round(v.fake_probability, 6),
-                         "confidence": round(v.confidence, 6)} for path, v in self.verdicts],
-            "videos": [video.to_dict() for video in self.videos],
+            "results": [{"file": str(path), "warning": self.outside.get(path), "verdict": v.label,
+                         "fake_probability": round(v.fake_probability, 6), "confidence": round(v.confidence, 6)} for path, v in self.verdicts],
+            "videos": [{"warning": self.outside.get(video.path)} | video.to_dict() for video in self.videos],
             "unreadable": [{"file": str(path), "reason": reason} for path, reason in self.unreadable],
         }
 
@@ -130,4 +131,16 @@ def predict(detector: "Detector", paths: Iterable[Path], threshold: float | None
                         hint="Point at image files (JPEG, PNG, WebP, BMP), videos (MP4, AVI, MOV, ...) or a folder that holds some.")
     verdicts, unreadable = judge_pictures(detector, images, threshold, progress)
     video_verdicts, bad_videos = judge_videos(detector, videos, threshold, frames, progress)
-    return Predictions(verdicts, skipped + unreadable + bad_videos, video_verdicts, threshold, source)
+    outside = {path: warning for path in [p for p, _ in verdicts] + [v.path for v in video_verdicts]
+               if (warning := detector.outside_training(None if is_video(path) else _picture_size(path)))}
+    return Predictions(verdicts, skipped + unreadable + bad_videos, video_verdicts, threshold, source, outside)
+
+
+def _picture_size(path: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as picture:  # the header only
+            return picture.size
+    except OSError:
+        return None

@@ -167,3 +167,29 @@ def test_a_damaged_model_file_is_still_called_damaged(cli, project):
         assert result.exit_code == 1
         assert f"{name} is not a readable model file (it may be incomplete or damaged)" in result.stderr
         assert "contains code" not in result.stderr
+
+
+def test_a_demo_model_says_plainly_that_a_real_photo_is_outside_what_it_learned(cli, tmp_path, monkeypatch):
+    """The checkpoint records the dataset it learned from; a demo model warns on a photo, not on a demo picture."""
+    import numpy as np
+    from PIL import Image
+
+    from deepfake_coach.train.checkpoint import load_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    assert cli("data", "download", "tiny_demo", "--images-per-class", "10").exit_code == 0
+    assert cli("train", "--model", "custom_cnn", "--image-size", "32", "--epochs", "1").exit_code == 0
+    (model,) = list((tmp_path / "models").glob("best_model_*.pth"))
+    assert load_checkpoint(model)["dataset"] == {"name": "tiny_demo", "kind": "demo", "picture_size": [128, 128]}
+
+    photo = tmp_path / "holiday.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(photo)
+    demo_picture = sorted((tmp_path / "dataset" / "test" / "real").iterdir())[0]
+    result = cli("predict", str(photo), str(demo_picture))
+    assert result.exit_code == 0
+    assert "1 of these files are not like the pictures the model learned from" in result.stderr
+    assert "drawn demo faces, not from photographs" in result.stderr
+    answer = json.loads(cli("predict", str(photo), str(demo_picture), "--json").stdout)
+    warnings = {Path(row["file"]).name: row["warning"] for row in answer["results"]}
+    assert "drawn demo faces" in warnings["holiday.jpg"] and warnings[demo_picture.name] is None
+    assert answer["model"]["trained_on"]["kind"] == "demo"

@@ -27,6 +27,7 @@ from torch import nn
 
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
+from deepfake_coach.data.origin import dataset_origin
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
@@ -447,6 +448,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     for file, why in run.skipped:
         log.write(f"skipped {file}: {why}")
     reporter.started(run)
+    origin = dataset_origin(Path(data_dir))  # what the model learns from, so it can say when a picture is outside that
 
     def save_last(epoch: int) -> None:
         save_checkpoint(run_dir / "last.pth", make_checkpoint(
@@ -454,7 +456,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
             grad_scaler=scaler.state_dict() if scaler is not None else None, weight_average=average.state_dict(),
-            history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path), pretrained=pretrained))
+            history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path), pretrained=pretrained, dataset=origin))
 
     coach = Coach(patience=config.patience, command="dfcoach train")
     val_majority = float(max(np.mean(val.labels == 0), np.mean(val.labels == 1)))
@@ -504,7 +506,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
                 saved = None
                 if best_epoch(history) is metrics:
                     save_checkpoint(best_path, make_checkpoint(average.average, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch,
-                                                               threshold=metrics.threshold, threshold_source="validation"))
+                                                               threshold=metrics.threshold, threshold_source="validation", dataset=origin))
                     saved = best_path
                 save_last(epoch)
                 log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {metrics.val_loss:.4f} acc {metrics.val_acc:.2%}" + (f", saved {saved}" if saved else ""))

@@ -1,0 +1,78 @@
+"""What a dataset is made of, read from the files its source leaves in it, so a model can say what
+it was trained on: the demo's drawn faces, photographs, or faces cut from video frames.
+
+A model trained on the demo judges real photos with confidence and means nothing by it (ten FFHQ
+photos were all "fake" at 94-99.9%); `outside_training` lets predict and the service say so."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from deepfake_coach.data.layout import IMAGE_EXTENSIONS, VIDEOS_CSV
+
+MANIFEST = "manifest.csv"
+DEMO_COLUMNS = ["file", "label", "split", "artifact"]  # tiny_demo's manifest
+KAGGLE_COLUMNS = ["file", "label", "split", "source"]  # kaggle_140k's manifest
+KINDS = ("demo", "photos", "video frames")
+
+
+def dataset_origin(data_dir: Path) -> dict:
+    """{"name", "kind"} and, for the demo, "picture_size" ([width, height] of its pictures)."""
+    data_dir = Path(data_dir)
+    columns = _manifest_columns(data_dir / MANIFEST)
+    if columns == DEMO_COLUMNS:
+        origin = {"name": "tiny_demo", "kind": "demo"}
+        size = _first_picture_size(data_dir / "train")
+        return origin | ({"picture_size": list(size)} if size else {})
+    if columns == KAGGLE_COLUMNS:
+        return {"name": "kaggle_140k", "kind": "photos"}
+    if (data_dir / VIDEOS_CSV).is_file():
+        return {"name": "videos", "kind": "video frames"}
+    return {"name": "folder", "kind": "photos"}
+
+
+def _manifest_columns(path: Path) -> list[str] | None:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _first_picture_size(folder: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    for path in sorted(folder.glob("*/*")):
+        if path.suffix.lower() in IMAGE_EXTENSIONS:
+            try:
+                with Image.open(path) as picture:
+                    return picture.size
+            except OSError:
+                continue
+    return None
+
+
+def trained_on(checkpoint: dict) -> dict | None:
+    """The checkpoint's `dataset`, when it is one dfcoach wrote (a model file is untrusted input)."""
+    origin = checkpoint.get("dataset")
+    if not isinstance(origin, dict) or not isinstance(origin.get("name"), str) or origin.get("kind") not in KINDS:
+        return None
+    size = origin.get("picture_size")
+    valid_size = isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and 0 < n < 100_000 for n in size)
+    return {"name": origin["name"][:100], "kind": origin["kind"]} | ({"picture_size": size} if valid_size else {})
+
+
+DEMO_WARNING = ("This model learned from dfcoach's drawn demo faces, not from photographs: on a real photo its answer "
+                "means nothing, however sure it sounds. To judge photos, train on real faces (dfcoach init --restart: "
+                "kaggle_140k, or your own folder of real and fake faces).")
+
+
+def outside_training(origin: dict | None, picture_size: tuple[int, int] | None) -> str | None:
+    """A warning when a picture is plainly not the kind the model learned from: a demo model and a
+    picture that is not one of the demo's (they are all drawn at one size)."""
+    if origin is None or origin["kind"] != "demo":
+        return None
+    if picture_size is not None and list(picture_size) == origin.get("picture_size"):
+        return None
+    return DEMO_WARNING
