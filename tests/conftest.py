@@ -93,7 +93,7 @@ def ctrl_c_at_training_step(monkeypatch, step: int):
 
 
 def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32, val_acc: float = 0.9, seed: int = 0,
-                val_balanced_acc: float | None = None) -> Path:
+                val_balanced_acc: float | None = None, **fields) -> Path:
     """A real dfcoach checkpoint with untrained (seeded) weights, saved the way `dfcoach train` saves one."""
     import torch
 
@@ -104,5 +104,5 @@ def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32
     model = build_model(model_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     metrics = {"val_acc": val_acc, "val_loss": 0.3} | ({"val_balanced_acc": val_balanced_acc} if val_balanced_acc is not None else {})
-    save_checkpoint(path, make_checkpoint(model, model_name, image_size, metrics=metrics, epoch=3))
+    save_checkpoint(path, make_checkpoint(model, model_name, image_size, metrics=metrics, epoch=3, **fields))  # fields: dataset=...
     return path

@@ -91,7 +91,7 @@ def test_a_picture_gets_a_verdict(service, fmt, content_type):
     answer = upload(service, picture(fmt), f"face.{fmt.lower()}", content_type)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert set(body) == {"label", "fake_probability", "confidence", "threshold", "model", "face_cropped", "inference_ms"}
+    assert list(body) == ["face_found", "warning", "label", "fake_probability", "confidence", "threshold", "model", "face_cropped", "inference_ms"]
     assert body["label"] in ("real", "fake") and body["model"] == "custom_cnn"
     assert 0.0 <= body["fake_probability"] <= 1.0
     assert body["confidence"] == pytest.approx(max(body["fake_probability"], 1 - body["fake_probability"]))
@@ -118,7 +118,30 @@ def test_a_face_is_cropped_before_judging_and_the_answer_says_so(service):
 
     buffer = io.BytesIO()
     Image.fromarray(no_face_frame()).save(buffer, format="PNG")
-    assert upload(service, buffer.getvalue(), "sky.png", "image/png").json()["face_cropped"] is False
+    body = upload(service, buffer.getvalue(), "sky.png", "image/png").json()
+    assert body["face_cropped"] is False
+    # "no face found" is the answer's headline: the first thing the JSON says, and the page's title
+    assert list(body)[:2] == ["face_found", "warning"] and body["face_found"] is False
+    assert body["warning"].startswith("No face found: the whole picture was judged")
+    assert 'body.face_found ? verdict : "No face found"' in service.get("/").text
+
+
+def test_a_demo_model_warns_that_a_photo_is_outside_what_it_learned(tmp_path):
+    from video_files import FACE_SEEDS, demo_face
+
+    model = write_model(tmp_path / "models" / "best_model_custom_cnn_20250101_120000.pth",
+                        dataset={"name": "tiny_demo", "kind": "demo", "picture_size": [128, 128]})
+    env = tmp_path / ".env"
+    env.write_text(f"MODEL_TYPE=custom\nMODEL_PATH=./models/{model.name}\nCUSTOM_MODEL_TYPE=custom_cnn\n")
+    photo = np.full((256, 256, 3), 90, dtype=np.uint8)  # not the demo's 128 px: a picture from elsewhere
+    photo[64:192, 64:192] = demo_face(FACE_SEEDS[0])
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="PNG")
+    with BackgroundServer(create_app(ServeSettings.from_env_file(env, environ={}))) as server:
+        with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
+            assert client.get("/health").json()["trained_on"] == {"name": "tiny_demo", "kind": "demo", "picture_size": [128, 128]}
+            body = upload(client, buffer.getvalue()).json()
+    assert body["face_found"] is True and body["warning"].startswith("This model learned from dfcoach's drawn demo faces")
 
 
 def test_the_verdict_is_the_detectors_own(service, tmp_path):

@@ -12,6 +12,7 @@ while predictions run. Every error is JSON: `{"error": ..., "hint": ...}`.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -47,13 +48,19 @@ class ApiError(Exception):
 
 
 class Analysis(BaseModel):
+    # What to read first: a verdict on a picture with no face, or one the model was never taught to
+    # judge, is said to be worth little before the verdict itself.
+    face_found: bool = Field(description="Whether a face was found. When not, the whole picture was judged, which "
+                                         "is far less reliable: the model learned from faces.")
+    warning: str | None = Field(description="Why this verdict is worth little, when it is (no face found; a picture "
+                                            "unlike the ones the model learned from); null otherwise.")
     label: str = Field(description="real or fake")
     fake_probability: float = Field(description="The model's probability that the picture is fake (0 to 1).")
     confidence: float = Field(description="How sure the model is of its label (0.5 to 1).")
     threshold: float = Field(description="The fake probability from which the model calls a picture fake: "
                                          "the one training chose on the validation images, 0.5 for older models.")
     model: str = Field(description="The model architecture that judged the picture.")
-    face_cropped: bool = Field(description="Whether a face was found and the picture cropped to it before judging.")
+    face_cropped: bool = Field(description="Whether the picture was cropped to its face before judging (the same as face_found).")
     inference_ms: float = Field(description="Time spent decoding and judging the picture, in milliseconds.")
 
 
@@ -105,6 +112,7 @@ class ModelState:
             "image_size": detector.image_size if detector else None,
             "threshold": detector.threshold if detector else None,
             "threshold_source": detector.threshold_source if detector else None,
+            "trained_on": detector.trained_on if detector else None,
             "env_file": str(settings.env_file),
             "dfcoach_version": __version__,
         }
@@ -112,6 +120,21 @@ class ModelState:
             problem = self._why_not_loaded()
             body.update(problem=problem.message, fix=problem.hint)
         return (200 if detector else 503), body
+
+
+NO_FACE_WARNING = ("No face found: the whole picture was judged, and the model learned from faces, so this verdict "
+                   "is little more than a guess. Send a picture in which a face is clearly visible.")
+
+
+def _picture_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the picture's header (nothing decoded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return picture.size
+    except Exception:  # already decoded once to be judged: a header that fails here only means "unknown"
+        return None
 
 
 def _curl(request: Request) -> str:
@@ -273,7 +296,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         started = time.perf_counter()
         pixels, face_cropped = await run_in_threadpool(prepare_upload, detector, data, _curl(request))
         verdict = Verdict(await asyncio.wrap_future(state.judge.submit(pixels)), detector.threshold)
+        warnings = ([] if face_cropped else [NO_FACE_WARNING]) + [w for w in [detector.outside_training(_picture_size(data))] if w]
         return Analysis(
+            face_found=face_cropped,
+            warning=" ".join(warnings) or None,
             label=verdict.label,
             fake_probability=verdict.fake_probability,
             confidence=verdict.confidence,
