@@ -34,9 +34,10 @@ from deepfake_coach.data.layout import (
     split_of,
     visible_files,
 )
+from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
-from deepfake_coach.fsutil import atomic_write_text, staged_directory
+from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 DEFAULT_SPLIT = (0.7, 0.2, 0.1)
@@ -298,7 +299,7 @@ def organize(
 ) -> OrganizeResult:
     """Build `data_dir` from the images in `src`. `replace` allows replacing an existing dataset."""
     src, data_dir = Path(src), Path(data_dir)
-    refuse_overlap(src, data_dir)
+    look_at_target(data_dir, source=src).allow(replace)
     layout = find_source(src, exclude=data_dir)
     folder_files = {folder: visible_files(folder) for folders in layout.folders.values() for folder in folders}
     files = [path for paths in folder_files.values() for path in paths]
@@ -311,7 +312,7 @@ def organize(
 
     result = OrganizeResult(layout.root, layout.presplit, {s: {c: 0 for c in CLASSES} for s in SPLITS}, skipped, carved=carved)
     try:
-        with staged_directory(data_dir, replace=replace) as staging:
+        with building_dataset(data_dir, replace, progress) as staging:
             _write(planned, staging, data_dir, link, result, progress)
             _write_record(staging, src, split, seed, link, result)
     except KeyboardInterrupt:
@@ -321,15 +322,6 @@ def organize(
     except OSError as error:
         raise from_os_error(error, f"write the dataset to {data_dir}") from None
     return result
-
-
-def refuse_overlap(src: Path, data_dir: Path) -> None:
-    source, target = src.resolve(), data_dir.resolve()
-    if source == target or target in source.parents:
-        raise DataError(
-            f"Your images are inside the dataset folder {data_dir}, which organize would replace.",
-            hint=f"Move them out first, for example: mv {src} my_images && dfcoach data organize my_images",
-        )
 
 
 def _require_space(planned: list[_Item], data_dir: Path, link: bool) -> None:

@@ -30,10 +30,11 @@ from pathlib import Path
 
 from deepfake_coach.data.faces import crop_face, find_largest_face
 from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, SPLITS, VIDEOS_CSV, visible_files
-from deepfake_coach.data.organize import DEFAULT_SPLIT, refuse_overlap, split_counts, find_source
+from deepfake_coach.data.organize import DEFAULT_SPLIT, split_counts, find_source
+from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.data.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS, UnreadableVideo, count_frames, is_video, read_frames
 from deepfake_coach.errors import DataError, Interrupted, from_os_error
-from deepfake_coach.fsutil import atomic_write_text, staged_directory
+from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 JPEG_QUALITY = 95
@@ -207,7 +208,7 @@ def build_video_dataset(
     planned_frames = sum(per_video[v.label] for v in videos)
     ordered = sorted(videos, key=lambda v: (SPLITS.index(v.split), CLASSES.index(v.label), v.video_id))
     try:
-        with staged_directory(data_dir, replace=replace) as staging:
+        with building_dataset(data_dir, replace, progress) as staging:
             for split in SPLITS:
                 for label in CLASSES:
                     (staging / split / label).mkdir(parents=True)
@@ -321,7 +322,7 @@ def organize_videos(
 ) -> VideoDatasetResult:
     """A face dataset in `data_dir` from the videos in `src`'s real/ and fake/ folders."""
     src, data_dir = Path(src), Path(data_dir)
-    refuse_overlap(src, data_dir)
+    look_at_target(data_dir, source=src).allow(replace)
     root, presplit, videos, skipped = find_folder_videos(src, exclude=data_dir)
     videos, unreadable = drop_unreadable(videos, root, progress)
     skipped += unreadable
