@@ -66,8 +66,8 @@ def staged_directory(target: Path, replace: bool = False, accept: Callable[[Path
     folder is removed and `target` is untouched.
     """
     target = Path(target)
-    staging, old = staging_path(target), set_aside_path(target)
-    _recover(target, old)
+    staging = staging_path(target)
+    recover_set_aside(target)
     if staging.exists():
         shutil.rmtree(staging)  # left by a run that was killed before it could clean up
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +79,7 @@ def staged_directory(target: Path, replace: bool = False, accept: Callable[[Path
         if target.exists() or target.is_symlink():
             if not replace:
                 raise FileExistsError(str(target))
+            old = set_aside_path(target)
             os.replace(target, old)
             try:
                 os.replace(staging, target)
@@ -93,9 +94,11 @@ def staged_directory(target: Path, replace: bool = False, accept: Callable[[Path
         raise
 
 
-def _recover(target: Path, old: Path) -> None:
+def recover_set_aside(target: Path) -> None:
     """A run killed between the two renames left the old folder aside: put it back. A run killed
     after both left only the deleting of the old one undone: finish it."""
+    target = Path(target)
+    old = set_aside_path(target)
     if not (old.exists() or old.is_symlink()):
         return
     if target.exists() or target.is_symlink():

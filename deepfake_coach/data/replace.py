@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 from deepfake_coach.data.layout import DERIVED_DIR, SYSTEM_FILES, VIDEOS_CSV, class_of, split_of
 from deepfake_coach.errors import DataError, from_os_error
-from deepfake_coach.fsutil import staged_directory
+from deepfake_coach.fsutil import recover_set_aside, staged_directory
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 DATASET_FILES = ("manifest.csv", VIDEOS_CSV)  # written by dfcoach beside the split folders
@@ -101,10 +101,15 @@ def refuse_overlap(source: Path, data_dir: Path) -> None:
 
 
 def look_at_target(data_dir: Path, source: Path | None = None) -> Target:
-    """What is in `data_dir`. Refuses a file and a `source` that overlaps it; never changes anything."""
+    """What is in `data_dir`. Refuses a file and a `source` that overlaps it. Changes nothing, except
+    that a dataset a killed run left renamed aside is first put back in its place."""
     data_dir = Path(data_dir)
     if source is not None:
         refuse_overlap(Path(source), data_dir)
+    try:
+        recover_set_aside(data_dir)
+    except OSError as error:
+        raise from_os_error(error, f"put back the dataset a stopped run left beside {data_dir}") from None
     if not data_dir.exists():
         return Target(data_dir)
     if not data_dir.is_dir():  # never replaced, even with --force: it is not a dataset
