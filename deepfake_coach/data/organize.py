@@ -12,6 +12,7 @@ kept together in one split so the test set never holds a picture seen in trainin
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -30,6 +31,7 @@ from deepfake_coach.data.layout import (
     IMAGE_EXTENSIONS,
     SPLITS,
     class_of,
+    fit_name,
     is_hidden,
     split_of,
     visible_files,
@@ -62,6 +64,7 @@ class OrganizeResult:
     presplit: bool
     counts: dict[str, dict[str, int]]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    shortened: list[tuple[str, str]] = field(default_factory=list)  # (file, its name in the dataset): too long a name otherwise
     renamed: int = 0  # images whose name did not end like an image
     linked: int = 0
     copied: int = 0
@@ -178,6 +181,7 @@ class _Item:
     name: str  # file name in the dataset
     renamed: bool
     split: str | None = None
+    shortened: bool = False  # the name its folders gave it was too long for a file name
 
 
 def _usable_items(layout: SourceLayout, folder_files: dict[Path, list[Path]], infos: dict[Path, ImageInfo],
@@ -198,8 +202,9 @@ def _usable_items(layout: SourceLayout, folder_files: dict[Path, list[Path]], in
                 relative = path.relative_to(folder)
                 keep_suffix = path.suffix.lower() in IMAGE_EXTENSIONS
                 # Nested folders become part of the name, so photos from different folders never clash.
-                name = "__".join(relative.parts) if keep_suffix else "__".join(relative.with_suffix("").parts) + extension
-                items.setdefault(key, []).append(_Item(path, key[1], info, name, renamed=not keep_suffix))
+                stem, suffix = "__".join(relative.with_suffix("").parts), path.suffix if keep_suffix else extension
+                name = fit_name(stem, suffix)
+                items.setdefault(key, []).append(_Item(path, key[1], info, name, renamed=not keep_suffix, shortened=name != stem + suffix))
     return items
 
 
@@ -311,6 +316,7 @@ def organize(
     _require_space(planned, data_dir, link)
 
     result = OrganizeResult(layout.root, layout.presplit, {s: {c: 0 for c in CLASSES} for s in SPLITS}, skipped, carved=carved)
+    result.shortened = [(_shown(item, layout.root), f"{item.split}/{item.label}/{item.name}") for item in planned if item.shortened]
     try:
         with building_dataset(data_dir, replace, progress) as staging:
             _write(planned, staging, data_dir, link, result, progress)
@@ -347,17 +353,32 @@ def _write(planned: list[_Item], staging: Path, data_dir: Path, link: bool, resu
     with progress.task(f"Writing {data_dir}/", total=len(planned), unit="images") as task:
         for item in planned:
             target = staging / item.split / item.label / item.name
+            try:
+                if link:
+                    _link(item.path, target)
+                else:
+                    shutil.copy2(item.path, target)
+            except OSError as error:
+                if error.errno != errno.ENAMETOOLONG:
+                    raise
+                # one file must not fail the whole dataset; the others are organized, this one is listed
+                result.skipped.append((_shown(item, result.source_root), "its path in the dataset would be longer than your file "
+                                       "system allows; choose a --data-dir with a shorter path, or shorten its folder names"))
+                task.advance()
+                continue
             if link:
-                _link(item.path, target)
                 result.linked += 1
             else:
-                shutil.copy2(item.path, target)
                 result.copied += 1
             result.renamed += item.renamed
             result.counts[item.split][item.label] += 1
             cache.put(target.relative_to(staging).as_posix(), target.stat(), item.info)
             task.advance()
     cache.save()
+
+
+def _shown(item: _Item, root: Path) -> str:
+    return item.path.relative_to(root).as_posix()
 
 
 def _link(source: Path, target: Path) -> None:
@@ -376,5 +397,6 @@ def _write_record(staging: Path, src: Path, split, seed: int, link: bool, result
         "link": link,
         "counts": result.counts,
         "skipped": [{"file": f, "why": why} for f, why in result.skipped],
+        "shortened": [{"file": f, "name": name} for f, name in result.shortened],
     }
     atomic_write_text(staging / DERIVED_DIR / "organize.json", json.dumps(record, indent=2))
