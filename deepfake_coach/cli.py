@@ -303,8 +303,8 @@ def _may_replace(data_dir: Path, force: bool, session: Session, source: Path | N
     from deepfake_coach.data.replace import decide_replace
 
     def ask() -> bool:
-        question = (f"{data_dir}/ already holds a dataset. Replace it with the new one? (The old one is deleted only once "
-                    "the new one is complete and passes the check.)")
+        question = (f"{data_dir}/ already holds a dataset. Delete it and replace it with the new one? (It is deleted only "
+                    "once the new one is complete and passes the check.)")
         return session.prompter().confirm(question, flag="--force (or choose another --data-dir)", default=False)
 
     if decide_replace(data_dir, True if force else None, ask, source=source):
