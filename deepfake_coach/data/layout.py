@@ -75,10 +75,3 @@ def expected_tree(data_dir: Path) -> str:
             branch = "    " if last_split else "│   "
             lines.append(f"{branch}{'└──' if j == len(CLASSES) - 1 else '├──'} {label}/   (images of {label} faces)")
     return "\n".join(lines)
-
-
-def dataset_has_content(data_dir: Path) -> bool:
-    """True when `data_dir` holds any file a person put there (not just empty folders or our README)."""
-    if not data_dir.is_dir():
-        return data_dir.exists()
-    return any(not path.name.lower().startswith("readme") for path in visible_files(data_dir))

@@ -63,7 +63,7 @@ class Target:
         listing = ", ".join(shown[:LISTED]) + (", ..." if len(shown) > LISTED else "")
         also = f", or pass {keep_flag} to use the folder as it is" if keep_flag else ""
         return DataError(
-            f"{self.path} holds {what} ({listing}) that are not part of a dfcoach dataset, so dfcoach will not "
+            f"{self.path} holds {what} ({listing}) that {'is' if files + folders == 1 else 'are'} not part of a dfcoach dataset, so dfcoach will not "
             "replace it: it never deletes what it did not make.",
             hint=f"Choose an empty or new folder for the dataset with --data-dir NEW_FOLDER, or move those out of "
             f"{self.path} first{also}.",
