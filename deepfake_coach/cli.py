@@ -155,7 +155,7 @@ DataDir = Annotated[
     Optional[Path],
     typer.Option("--data-dir", "-d", help="The dataset folder (train/, val/, test/ inside). [default: data.dir in dfcoach.yaml, else dataset]", show_default=False),
 ]
-Force = Annotated[bool, typer.Option("--force", help="Replace an existing dataset without asking (it is deleted).")]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing dataset without asking: the old one is deleted once the new one is complete and passes the check. A folder holding anything else is never replaced.")]
 Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same result.")]
 VideoFrames = Annotated[int, typer.Option("--frames", min=1, help="Videos: frames taken from each video, evenly spaced.")]
 Balance = Annotated[bool, typer.Option("--balance/--no-balance", help="Videos: fewer frames per video from the class with more videos, so both classes get as many faces.")]
@@ -238,7 +238,7 @@ def data_organize(
     if videos:
         _organize_videos(session, src, data_dir, fractions, seed, frames, balance, link, force)
         return
-    replace = _may_replace(data_dir, force, session)
+    replace = _may_replace(data_dir, force, session, source=src)
     result = organize(src, data_dir, fractions, seed, link, replace, session.progress())
     render_organize_summary(result, data_dir)
     _check_and_exit(data_dir, session)
@@ -308,16 +308,16 @@ def _data_dir(flag: Path | None) -> Path:
     return flag if flag is not None else load_project_config().data.dir
 
 
-def _may_replace(data_dir: Path, force: bool, session: Session) -> bool:
-    """Whether an existing dataset may be replaced: --force, or a yes from the person."""
-    from deepfake_coach.data.layout import dataset_has_content
+def _may_replace(data_dir: Path, force: bool, session: Session, source: Path | None = None) -> bool:
+    """Whether to build into `data_dir`: free, or a dataset to replace with --force or a yes (data.replace's rule)."""
+    from deepfake_coach.data.replace import decide_replace
 
-    if data_dir.is_file():  # never replaced, even with --force: it is not a dataset
-        raise DataError(f"{data_dir} is a file, not a folder.", hint="Choose another place with --data-dir.")
-    if not dataset_has_content(data_dir) or force:
-        return True
-    question = f"{data_dir}/ already holds a dataset. Delete it and replace it with the new one?"
-    if session.prompter().confirm(question, flag="--force (or choose another --data-dir)", default=False):
+    def ask() -> bool:
+        question = (f"{data_dir}/ already holds a dataset. Delete it and replace it with the new one? (It is deleted only "
+                    "once the new one is complete and passes the check.)")
+        return session.prompter().confirm(question, flag="--force (or choose another --data-dir)", default=False)
+
+    if decide_replace(data_dir, True if force else None, ask, source=source):
         return True
     raise DataError(f"Left {data_dir}/ as it was.", hint="Choose another folder with --data-dir, or pass --force to replace it.")
 
@@ -538,7 +538,8 @@ def _download_kaggle_140k(session: Session, data_dir: Path, archive: Path | None
     from deepfake_coach.ui.reports import render_kaggle_sample
 
     per_class = kaggle_140k.parse_counts(**per_class)
-    replace = _may_replace(data_dir, force, session)  # asked before a download that may take half an hour
+    # asked before a download that may take half an hour; the zip (or its download folder) must lie outside the dataset
+    replace = _may_replace(data_dir, force, session, source=archive if archive is not None else download_dir)
     if archive is None:
         from deepfake_coach.kaggle.credentials import find_credentials
 
@@ -664,7 +665,7 @@ def _organize_videos(session: Session, src: Path, data_dir: Path, fractions, see
             f"{src} is a FaceForensics++ download.",
             hint=f"Prepare it with: dfcoach data download faceforensics --source {src}  (it knows its real and fake folders and its splits)",
         )
-    replace = _may_replace(data_dir, force, session)
+    replace = _may_replace(data_dir, force, session, source=src)
     result = organize_videos(src, data_dir, fractions, seed, frames, balance, replace, session.progress())
     render_video_summary(result, data_dir)
     _check_and_exit(data_dir, session)
@@ -679,7 +680,7 @@ def _prepare_faceforensics(session: Session, data_dir: Path, source: Path | None
         raise UsageError("dfcoach cannot download FaceForensics++ itself: pass the folder you downloaded it to with --source.", hint=faceforensics.ACCESS_HINT)
     chosen = faceforensics.parse_methods(methods)
     compression = faceforensics.parse_compression(compression)
-    replace = _may_replace(data_dir, force, session)
+    replace = _may_replace(data_dir, force, session, source=source)
     result = faceforensics.prepare(
         source, data_dir, chosen, compression, official_splits, seed=seed, frames=frames, balance=balance,
         replace=replace, progress=session.progress(),

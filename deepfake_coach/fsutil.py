@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
@@ -51,33 +51,68 @@ def staging_path(target: Path) -> Path:
     return target.parent / f".{target.name}.dfcoach-partial"
 
 
+def set_aside_path(target: Path) -> Path:
+    """Where the old `target` waits while the new one is renamed into its place."""
+    return target.parent / f".{target.name}.dfcoach-old"
+
+
 @contextmanager
-def staged_directory(target: Path, replace: bool = False) -> Iterator[Path]:
+def staged_directory(target: Path, replace: bool = False, accept: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield an empty staging folder; on success it becomes `target`.
 
-    With `replace`, an existing `target` is swapped out only after the new one is
-    complete, then deleted. On any error (or Ctrl-C) the staging folder is removed
-    and `target` is untouched.
+    When the body is done, `accept(staging)` may still refuse the new folder by raising.
+    With `replace`, an existing `target` is swapped out only after that: renamed aside,
+    the new one renamed in, the old one deleted. On any error (or Ctrl-C) the staging
+    folder is removed and `target` is untouched.
     """
     target = Path(target)
     staging = staging_path(target)
+    recover_set_aside(target)
     if staging.exists():
         shutil.rmtree(staging)  # left by a run that was killed before it could clean up
     target.parent.mkdir(parents=True, exist_ok=True)
     staging.mkdir()
     try:
         yield staging
+        if accept is not None:
+            accept(staging)
         if target.exists() or target.is_symlink():
             if not replace:
                 raise FileExistsError(str(target))
-            old = target.parent / f".{target.name}.dfcoach-old"
-            if old.exists():
-                shutil.rmtree(old)
+            old = set_aside_path(target)
             os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
+            try:
+                os.replace(staging, target)
+            except BaseException:
+                os.replace(old, target)  # the old one goes back where it was
+                raise
+            _remove(old, ignore_errors=True)
         else:
             os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def recover_set_aside(target: Path) -> None:
+    """A run killed between the two renames left the old folder aside: put it back. A run killed
+    after both left only the deleting of the old one undone: finish it."""
+    target = Path(target)
+    old = set_aside_path(target)
+    if not (old.exists() or old.is_symlink()):
+        return
+    if target.exists() or target.is_symlink():
+        _remove(old)
+    else:
+        os.replace(old, target)
+
+
+def _remove(path: Path, ignore_errors: bool = False) -> None:
+    if path.is_symlink():  # a link to a folder: the link goes, never what it points to
+        try:
+            path.unlink()
+        except OSError:
+            if not ignore_errors:
+                raise
+    else:
+        shutil.rmtree(path, ignore_errors=ignore_errors)

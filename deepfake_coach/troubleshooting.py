@@ -58,6 +58,37 @@ TROUBLES: tuple[Trouble, ...] = (
         "dfcoach data download tiny_demo, or dfcoach data organize YOUR_FOLDER for your own real/ and fake/ images.",
     ),
     Trouble(
+        "not-a-dataset-folder", "A folder that is not a dataset is not replaced",
+        (r"not part of a dfcoach dataset",),
+        "The dataset folder (--data-dir, or data.dir in dfcoach.yaml) holds other things. --force and --replace-data "
+        "only ever replace a dataset, so nothing was changed.",
+        "Choose an empty or new folder (--data-dir my_dataset), or move the files that are not part of the dataset out "
+        "of it. In dfcoach init, --keep-data trains on the folder as it is.",
+    ),
+    Trouble(
+        "new-dataset-failed-check", "The new dataset did not pass the check",
+        (r"new dataset did not pass the check",),
+        "With --force the new dataset is built beside the old one and checked first; this one was not fit to train on "
+        "(the lines below the message say why), so the old dataset was kept as it was.",
+        "Fix the source and run the command again. To look at the new dataset as it came out, build it into a new "
+        "folder (--data-dir NEW_FOLDER), then run: dfcoach data check --data-dir NEW_FOLDER",
+    ),
+    Trouble(
+        "source-inside-dataset", "The source is inside the dataset folder",
+        (r"is the dataset folder itself", r"is inside the dataset folder"),
+        "The images, zip or download folder the dataset is to be made from are in the folder it would replace, so "
+        "replacing it would delete them; nothing was changed.",
+        "Build the dataset in another folder (--data-dir NEW_FOLDER), or move the source out of the dataset folder first.",
+    ),
+    Trouble(
+        "name-too-long", "A file name is too long",
+        (r"File name too long", r"\[Errno 36\]", r"name too long for a file"),
+        "File systems allow 255 characters in a name, and organize puts the folders a picture was in into its name, "
+        "so long folder names can go over.",
+        "dfcoach data organize shortens such names and lists them, and skips (and lists) a file whose whole path is "
+        "still too long. To keep the names, shorten the folder names, or choose a --data-dir with a shorter path.",
+    ),
+    Trouble(
         "accuracy-stuck-at-50", "Accuracy stuck at 50% (chance)",
         (r"stuck at (chance|50)", r"(?<![a-z])acc(uracy)?\b[^0-9\n]{0,40}\b50(\.0+)?\s*%", r"\b50(\.0+)?\s*%[^\n]{0,20}\bacc(uracy)?\b",
          r"(?<![a-z])acc(uracy)?\b[^0-9\n]{0,20}\b0\.50*\b", r"calls every (validation )?image (real|fake)", r"coin toss"),

@@ -121,6 +121,38 @@ def test_wrong_extensions_and_bad_files(cli, tmp_path):
     assert len(record["skipped"]) == 3
 
 
+def test_a_name_too_long_once_its_folders_join_it_is_shortened_and_listed(cli, tmp_path):
+    src = make_faces_folder(tmp_path / "mine", real=10, fake=10)
+    folder, name = "f" * 200, "p" * 120 + ".jpg"  # 200 + 2 + 124 characters: more than a file name may have
+    write_image(src / "real" / folder / name, 777)
+    result = cli("data", "organize", src, "--data-dir", tmp_path / "d")
+    assert result.exit_code == 0, result.output
+    assert "Organized 21 images" in result.stderr
+    assert "1 image had a name too long for a file" in result.stderr and f"real/{folder}/{name} -> " in result.stderr
+    (kept,) = [p for p in (tmp_path / "d").rglob("*.jpg") if "ppp" in p.name]
+    assert kept.name.endswith(name) and len(kept.name) <= 255 and kept.read_bytes() == (src / "real" / folder / name).read_bytes()
+    record = json.loads((tmp_path / "d" / ".dfcoach" / "organize.json").read_text())
+    assert record["shortened"] == [{"file": f"real/{folder}/{name}", "name": kept.relative_to(tmp_path / "d").as_posix()}]
+
+
+def test_a_file_whose_path_is_too_long_to_write_is_skipped_and_listed(cli, tmp_path, monkeypatch):
+    src = make_faces_folder(tmp_path / "mine", real=10, fake=10)
+    real_copy = shutil.copy2
+
+    def too_long_for_one(source, target):
+        if Path(source).name == "real_004.jpg":
+            raise OSError(36, "File name too long", str(target))
+        return real_copy(source, target)
+
+    monkeypatch.setattr(organize_module.shutil, "copy2", too_long_for_one)
+    result = cli("data", "organize", src, "--data-dir", tmp_path / "d")
+    assert result.exit_code == 0, result.output
+    assert "Organized 19 images" in result.stderr
+    assert "skipped 1 file, each listed with the reason" in result.stderr
+    assert "real/real_004.jpg: its path in the dataset would be longer than your file system allows" in result.stderr
+    assert sum(counts(tmp_path / "d").values()) == 19
+
+
 def test_copies_of_a_picture_stay_in_one_split(tmp_path):
     src = make_faces_folder(tmp_path / "mine", real=40, fake=40)
     for i in range(10):  # ten real photos also saved again under another name, re-encoded as PNG

@@ -156,6 +156,18 @@ def test_bad_videos_are_reported_and_the_rest_still_become_a_dataset(cli, tmp_pa
     assert not list(dataset.rglob("landscape*.jpg"))
 
 
+def test_a_video_whose_name_is_too_long_with_its_folders_gets_a_shorter_id(cli, tmp_path):
+    src = make_video_folder(tmp_path / "clips", real=3, fake=3, frames=2)
+    folder, name = "f" * 200, "p" * 120 + ".mp4"
+    write_face_video(src / "real" / folder / name, FACE_SEEDS[10], 2)
+    dataset = tmp_path / "dataset"
+    result = cli("data", "organize", src, "--videos", "--frames", 2, "--data-dir", dataset)
+    assert result.exit_code == 0, result.output
+    assert f"real/{folder}/{name}: its name, with the folders it is in, is too long for a file name" in result.stderr
+    pictures_of_it = [row["file"] for row in read_index(dataset) if "ppp" in row["video_id"]]
+    assert pictures_of_it and all((dataset / file).is_file() and len(Path(file).name) <= 255 for file in pictures_of_it)
+
+
 def test_a_folder_with_no_videos(cli, tmp_path):
     src = tmp_path / "clips"
     (src / "real").mkdir(parents=True)

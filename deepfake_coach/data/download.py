@@ -7,7 +7,7 @@ from pathlib import Path
 from deepfake_coach.data.catalog import CHOICES, get_choice
 from deepfake_coach.data.sources import sample
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, from_os_error
-from deepfake_coach.fsutil import staged_directory
+from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 DOWNLOADABLE = ("tiny_demo", "kaggle_140k", "sample", "faceforensics")
@@ -21,11 +21,14 @@ def download_tiny_demo(
 
     if images_per_class < 10:
         raise UsageError("--images-per-class must be at least 10, so that val and test get images too.", hint="The default, 500, is a good start.")
+    look_at_target(Path(data_dir)).allow(replace)
     try:
-        with staged_directory(Path(data_dir), replace=replace) as staging:
+        with building_dataset(Path(data_dir), replace, progress) as staging:
             images = tiny_demo.generate(staging, images_per_class=images_per_class, seed=seed, progress=progress)
     except KeyboardInterrupt:
         raise Interrupted(f"Stopped by you. {data_dir} is as it was before.", hint="Run the same command again when you are ready.") from None
+    except FileExistsError:
+        raise DataError(f"{data_dir} appeared while the demo was being made.", hint="Run the command again with --force to replace it.") from None
     except OSError as error:
         raise from_os_error(error, f"write the demo dataset to {data_dir}") from None
     return len(images)

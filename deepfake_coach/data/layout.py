@@ -6,6 +6,8 @@ Also the names people's own folders use for the same things ("Real", "valid",
 
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 SPLITS = ("train", "val", "test")
@@ -22,6 +24,8 @@ FORMAT_EXTENSIONS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "BMP": ".bmp"
 # Files operating systems drop into folders; never images, never worth reporting.
 SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 
+NAME_LIMIT = 240  # bytes in a file name: file systems allow 255; the rest is room for "_2" and the like
+
 SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val", "test": "test", "testing": "test"}
 CLASS_NAMES = {"real": "real", "fake": "fake"}
 
@@ -36,6 +40,20 @@ def class_of(name: str) -> str | None:
 
 def is_hidden(name: str) -> bool:
     return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def fit_name(stem: str, suffix: str = "", limit: int = NAME_LIMIT) -> str:
+    """`stem + suffix`, or where that is too long for a file name, a shorter one: 8 characters that
+    tell it apart from others shortened alike, then the end of the stem (the file's own name)."""
+    name = stem + suffix
+    if len(os.fsencode(name)) <= limit:
+        return name
+    digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
+    room = max(limit - len(os.fsencode(suffix)) - len(digest) - 2, 1)
+    tail = os.fsencode(stem)[-room:]
+    while tail and tail[0] & 0xC0 == 0x80:  # never start in the middle of a character
+        tail = tail[1:]
+    return f"{digest}__{os.fsdecode(tail).lstrip('_')}{suffix}"
 
 
 def visible_files(folder: Path) -> list[Path]:
@@ -57,10 +75,3 @@ def expected_tree(data_dir: Path) -> str:
             branch = "    " if last_split else "│   "
             lines.append(f"{branch}{'└──' if j == len(CLASSES) - 1 else '├──'} {label}/   (images of {label} faces)")
     return "\n".join(lines)
-
-
-def dataset_has_content(data_dir: Path) -> bool:
-    """True when `data_dir` holds any file a person put there (not just empty folders or our README)."""
-    if not data_dir.is_dir():
-        return data_dir.exists()
-    return any(not path.name.lower().startswith("readme") for path in visible_files(data_dir))

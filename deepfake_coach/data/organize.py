@@ -12,6 +12,7 @@ kept together in one split so the test set never holds a picture seen in trainin
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -30,13 +31,15 @@ from deepfake_coach.data.layout import (
     IMAGE_EXTENSIONS,
     SPLITS,
     class_of,
+    fit_name,
     is_hidden,
     split_of,
     visible_files,
 )
+from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
-from deepfake_coach.fsutil import atomic_write_text, staged_directory
+from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 DEFAULT_SPLIT = (0.7, 0.2, 0.1)
@@ -61,6 +64,7 @@ class OrganizeResult:
     presplit: bool
     counts: dict[str, dict[str, int]]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    shortened: list[tuple[str, str]] = field(default_factory=list)  # (file, its name in the dataset): too long a name otherwise
     renamed: int = 0  # images whose name did not end like an image
     linked: int = 0
     copied: int = 0
@@ -177,6 +181,7 @@ class _Item:
     name: str  # file name in the dataset
     renamed: bool
     split: str | None = None
+    shortened: bool = False  # the name its folders gave it was too long for a file name
 
 
 def _usable_items(layout: SourceLayout, folder_files: dict[Path, list[Path]], infos: dict[Path, ImageInfo],
@@ -197,8 +202,9 @@ def _usable_items(layout: SourceLayout, folder_files: dict[Path, list[Path]], in
                 relative = path.relative_to(folder)
                 keep_suffix = path.suffix.lower() in IMAGE_EXTENSIONS
                 # Nested folders become part of the name, so photos from different folders never clash.
-                name = "__".join(relative.parts) if keep_suffix else "__".join(relative.with_suffix("").parts) + extension
-                items.setdefault(key, []).append(_Item(path, key[1], info, name, renamed=not keep_suffix))
+                stem, suffix = "__".join(relative.with_suffix("").parts), path.suffix if keep_suffix else extension
+                name = fit_name(stem, suffix)
+                items.setdefault(key, []).append(_Item(path, key[1], info, name, renamed=not keep_suffix, shortened=name != stem + suffix))
     return items
 
 
@@ -298,7 +304,7 @@ def organize(
 ) -> OrganizeResult:
     """Build `data_dir` from the images in `src`. `replace` allows replacing an existing dataset."""
     src, data_dir = Path(src), Path(data_dir)
-    refuse_overlap(src, data_dir)
+    look_at_target(data_dir, source=src).allow(replace)
     layout = find_source(src, exclude=data_dir)
     folder_files = {folder: visible_files(folder) for folders in layout.folders.values() for folder in folders}
     files = [path for paths in folder_files.values() for path in paths]
@@ -310,8 +316,9 @@ def organize(
     _require_space(planned, data_dir, link)
 
     result = OrganizeResult(layout.root, layout.presplit, {s: {c: 0 for c in CLASSES} for s in SPLITS}, skipped, carved=carved)
+    result.shortened = [(_shown(item, layout.root), f"{item.split}/{item.label}/{item.name}") for item in planned if item.shortened]
     try:
-        with staged_directory(data_dir, replace=replace) as staging:
+        with building_dataset(data_dir, replace, progress) as staging:
             _write(planned, staging, data_dir, link, result, progress)
             _write_record(staging, src, split, seed, link, result)
     except KeyboardInterrupt:
@@ -321,15 +328,6 @@ def organize(
     except OSError as error:
         raise from_os_error(error, f"write the dataset to {data_dir}") from None
     return result
-
-
-def refuse_overlap(src: Path, data_dir: Path) -> None:
-    source, target = src.resolve(), data_dir.resolve()
-    if source == target or target in source.parents:
-        raise DataError(
-            f"Your images are inside the dataset folder {data_dir}, which organize would replace.",
-            hint=f"Move them out first, for example: mv {src} my_images && dfcoach data organize my_images",
-        )
 
 
 def _require_space(planned: list[_Item], data_dir: Path, link: bool) -> None:
@@ -355,17 +353,32 @@ def _write(planned: list[_Item], staging: Path, data_dir: Path, link: bool, resu
     with progress.task(f"Writing {data_dir}/", total=len(planned), unit="images") as task:
         for item in planned:
             target = staging / item.split / item.label / item.name
+            try:
+                if link:
+                    _link(item.path, target)
+                else:
+                    shutil.copy2(item.path, target)
+            except OSError as error:
+                if error.errno != errno.ENAMETOOLONG:
+                    raise
+                # one file must not fail the whole dataset; the others are organized, this one is listed
+                result.skipped.append((_shown(item, result.source_root), "its path in the dataset would be longer than your file "
+                                       "system allows; choose a --data-dir with a shorter path, or shorten its folder names"))
+                task.advance()
+                continue
             if link:
-                _link(item.path, target)
                 result.linked += 1
             else:
-                shutil.copy2(item.path, target)
                 result.copied += 1
             result.renamed += item.renamed
             result.counts[item.split][item.label] += 1
             cache.put(target.relative_to(staging).as_posix(), target.stat(), item.info)
             task.advance()
     cache.save()
+
+
+def _shown(item: _Item, root: Path) -> str:
+    return item.path.relative_to(root).as_posix()
 
 
 def _link(source: Path, target: Path) -> None:
@@ -384,5 +397,6 @@ def _write_record(staging: Path, src: Path, split, seed: int, link: bool, result
         "link": link,
         "counts": result.counts,
         "skipped": [{"file": f, "why": why} for f, why in result.skipped],
+        "shortened": [{"file": f, "name": name} for f, name in result.shortened],
     }
     atomic_write_text(staging / DERIVED_DIR / "organize.json", json.dumps(record, indent=2))

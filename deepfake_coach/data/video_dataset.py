@@ -29,11 +29,12 @@ from itertools import accumulate
 from pathlib import Path
 
 from deepfake_coach.data.faces import crop_face, find_largest_face
-from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, SPLITS, VIDEOS_CSV, visible_files
-from deepfake_coach.data.organize import DEFAULT_SPLIT, refuse_overlap, split_counts, find_source
+from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, NAME_LIMIT, SPLITS, VIDEOS_CSV, fit_name, visible_files
+from deepfake_coach.data.organize import DEFAULT_SPLIT, split_counts, find_source
+from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.data.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS, UnreadableVideo, count_frames, is_video, read_frames
 from deepfake_coach.errors import DataError, Interrupted, from_os_error
-from deepfake_coach.fsutil import atomic_write_text, staged_directory
+from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 JPEG_QUALITY = 95
@@ -207,7 +208,7 @@ def build_video_dataset(
     planned_frames = sum(per_video[v.label] for v in videos)
     ordered = sorted(videos, key=lambda v: (SPLITS.index(v.split), CLASSES.index(v.label), v.video_id))
     try:
-        with staged_directory(data_dir, replace=replace) as staging:
+        with building_dataset(data_dir, replace, progress) as staging:
             for split in SPLITS:
                 for label in CLASSES:
                     (staging / split / label).mkdir(parents=True)
@@ -271,14 +272,20 @@ def _write_record(staging: Path, result: VideoDatasetResult) -> None:
 # --- a folder of videos: `dfcoach data organize SRC --videos` -----------------------------------
 
 
-def find_folder_videos(src: Path, exclude: Path | None = None) -> tuple[Path, bool, list[SourceVideo], list[tuple[str, str]]]:
-    """(the folder holding real/ and fake/, whether it is split already, its videos, files skipped and why).
+FRAME_NAME_ROOM = len("_0000.jpg")  # what a video id gets for each of its face pictures
+
+
+def find_folder_videos(src: Path, exclude: Path | None = None
+                       ) -> tuple[Path, bool, list[SourceVideo], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(the folder holding real/ and fake/, whether it is split already, its videos, files skipped and why,
+    videos whose id was shortened and that id).
 
     A video's group is its subfolder below real/ or fake/ (clips of one person kept
     together), or the video alone when it lies directly in real/ or fake/."""
     layout = find_source(Path(src), exclude=exclude)
     videos: list[SourceVideo] = []
     skipped: list[tuple[str, str]] = []
+    shortened: list[tuple[str, str]] = []
     taken: set[str] = set()
     for (split, label), folders in sorted(layout.folders.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
         for folder in folders:
@@ -289,7 +296,10 @@ def find_folder_videos(src: Path, exclude: Path | None = None) -> tuple[Path, bo
                     skipped.append((shown, why))
                     continue
                 relative = path.relative_to(folder)
-                video_id = _unique("__".join(relative.with_suffix("").parts), taken)
+                joined = "__".join(relative.with_suffix("").parts)
+                video_id = _unique(fit_name(joined, limit=NAME_LIMIT - FRAME_NAME_ROOM), taken)
+                if not video_id.startswith(joined):  # too long a name for its pictures otherwise
+                    shortened.append((shown, video_id))
                 group = f"{split}/{label}/{relative.parent.as_posix()}" if len(relative.parts) > 1 else f"{split}/{label}/{relative.as_posix()}"
                 videos.append(SourceVideo(path, label, video_id, group, split))
     if not videos:
@@ -297,7 +307,7 @@ def find_folder_videos(src: Path, exclude: Path | None = None) -> tuple[Path, bo
             f"There are no videos in {layout.root} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))}).",
             hint="Put your videos in real/ and fake/ folders. For pictures, run the same command without --videos.",
         )
-    return layout.root, layout.presplit, videos, skipped
+    return layout.root, layout.presplit, videos, skipped, shortened
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -321,11 +331,12 @@ def organize_videos(
 ) -> VideoDatasetResult:
     """A face dataset in `data_dir` from the videos in `src`'s real/ and fake/ folders."""
     src, data_dir = Path(src), Path(data_dir)
-    refuse_overlap(src, data_dir)
-    root, presplit, videos, skipped = find_folder_videos(src, exclude=data_dir)
+    look_at_target(data_dir, source=src).allow(replace)
+    root, presplit, videos, skipped, shortened = find_folder_videos(src, exclude=data_dir)
     videos, unreadable = drop_unreadable(videos, root, progress)
     skipped += unreadable
-    notes = []
+    notes = [f"{file}: its name, with the folders it is in, is too long for a file name, so its face pictures are "
+             f"named {video_id}_NNNN.jpg." for file, video_id in shortened]
     if presplit:
         missing = [s for s in SPLITS if not any(v.split == s for v in videos)]
         if missing:  # as organize does for pictures: carve the missing splits out of train

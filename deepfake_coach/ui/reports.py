@@ -93,8 +93,18 @@ def render_organize_summary(result, data_dir) -> None:
         messages.info(f"It had no {' or '.join(result.carved)} split, so dfcoach set aside part of train for it.")
     if result.renamed:
         messages.info(f"{result.renamed:,} images had names that did not end like an image; they were given the right ending.")
+    shortened = getattr(result, "shortened", [])
+    if shortened:
+        one = len(shortened) == 1
+        messages.info(f"{len(shortened):,} image{'' if one else 's'} had a name too long for a file once the folders "
+                      f"{'it was' if one else 'they were'} in became part of it (file systems allow 255 characters), so "
+                      f"{'it was' if one else 'they were'} given a shorter one:")
+        for file, name in shortened[:10]:
+            messages.err().print(f"  - {file} -> {name}", markup=False)
+        if len(shortened) > 10:
+            messages.err().print(f"  ... and {len(shortened) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
     if result.skipped:
-        messages.warn(f"skipped {len(result.skipped):,} files that are not usable images:")
+        messages.warn(f"skipped {len(result.skipped):,} file{'s' if len(result.skipped) != 1 else ''}, each listed with the reason:")
         for file, why in result.skipped[:10]:
             messages.err().print(f"  - {file}: {why}", markup=False)
         if len(result.skipped) > 10:

@@ -80,17 +80,17 @@ def check_dataset_options(options: InitOptions) -> None:
 
 
 def _keep_existing_dataset(wizard: Wizard, data_dir: Path) -> bool:
-    from deepfake_coach.data.layout import dataset_has_content
+    """The same rule as the commands' --force (data.replace): only a dataset is ever replaced."""
+    from deepfake_coach.data.replace import decide_replace
 
-    if data_dir.is_file():
-        raise DataError(f"{data_dir} is a file, not a folder.", hint="Choose another place with --data-dir.")
-    if not dataset_has_content(data_dir):
-        return False
-    replace = wizard.answers.confirm(
-        f"{data_dir}/ already holds a dataset. Replace it with the one you chose? (No keeps it and trains on it.)",
-        flag="--replace-data or --keep-data", given=wizard.options.replace_data, default=False,
-    )
-    return not replace
+    def ask() -> bool:
+        return wizard.answers.confirm(
+            f"{data_dir}/ already holds a dataset. Replace it with the one you chose? (No keeps it and trains on it; "
+            "the old one is deleted only once the new one is complete and passes the check.)",
+            flag="--replace-data or --keep-data", given=None, default=False,
+        )
+
+    return not decide_replace(data_dir, wizard.options.replace_data, ask, keep_flag="--keep-data")
 
 
 def _get_tiny_demo(wizard: Wizard, data_dir: Path) -> None:

@@ -235,9 +235,9 @@ def prepare(
     Official splits are used when `official_splits` is given or `source` has a splits/ folder;
     if they would leave a split without videos (only some videos downloaded), the videos are
     split by identity instead, and a note says so."""
-    from deepfake_coach.data.organize import refuse_overlap
+    from deepfake_coach.data.replace import look_at_target
 
-    refuse_overlap(Path(source), Path(data_dir))
+    look_at_target(Path(data_dir), source=Path(source)).allow(replace)
     root = find_root(Path(source))
     videos, skipped, notes = discover(root, methods, compression)
     videos, unreadable = drop_unreadable(videos, root, progress)

@@ -28,7 +28,7 @@ from typing import Mapping
 
 from deepfake_coach.data.layout import CLASSES, IMAGE_EXTENSIONS, SPLITS, class_of, split_of
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
-from deepfake_coach.fsutil import staged_directory
+from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 DATASET_REF = "xhlulu/140k-real-and-fake-faces"
@@ -269,6 +269,7 @@ def prepare_dataset(
     """
     per_class = dict(per_class or DEFAULT_PER_CLASS)
     data_dir = Path(data_dir)
+    look_at_target(data_dir, source=Path(source).expanduser()).allow(replace)  # the dataset folder as its own source: refused
     handle = _open_source(source, exclude=data_dir)
     try:
         layout = find_layout(handle.names(), handle.path)
@@ -298,7 +299,7 @@ def prepare_dataset(
 def _write(handle, chosen: dict[tuple[str, str], list[str]], data_dir: Path, replace: bool, progress: Progress) -> None:
     jobs = sorted(((name, split, label) for (split, label), names in chosen.items() for name in names), key=lambda job: handle.order(job[0]))
     try:
-        with staged_directory(data_dir, replace=replace) as staging:
+        with building_dataset(data_dir, replace, progress) as staging:
             for split in SPLITS:
                 for label in CLASSES:
                     (staging / split / label).mkdir(parents=True)
