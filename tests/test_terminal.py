@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a
 
 def spawn(tmp_path, *args: str) -> pexpect.spawn:
     env = {"PATH": "/usr/bin:/bin", "TERM": "xterm", "NO_COLOR": "1", "HOME": str(tmp_path), "COLUMNS": "120"}
-    return pexpect.spawn(sys.executable, ["-m", "deepfake_coach", *args], cwd=str(tmp_path), env=env, encoding="utf-8", timeout=60, dimensions=(40, 120))
+    return pexpect.spawn(sys.executable, ["-m", "deepfake_coach", *args], cwd=str(tmp_path), env=env, encoding="utf-8", timeout=300, dimensions=(40, 120))  # a hang guard: a loaded machine trains slowly
 
 
 @pytest.mark.parametrize("answer, replaced", [("n", False), ("y", True)])
