@@ -1,0 +1,311 @@
+"""Opening pictures: every command that reads a picture's pixels opens it here.
+
+`data organize`, `data check`, training, `evaluate`, `predict`, `deploy`'s check and the service all go
+through `open_picture`, so each gets the same pixel limit, the same reduced decoding and the same plain
+words when a file cannot be used:
+
+- One pixel limit, `MAX_PIXELS`, checked from the picture's header before anything is decoded. Pillow's
+  own check (a DecompressionBombWarning from 89 megapixels, an error from 179) is switched off when this
+  module first opens a picture: it would print Pillow's words, and refuse pictures people do have.
+- Reduced decoding: a caller says the shorter side it needs, and a larger picture is made smaller as it is
+  decoded. A JPEG is decoded at 1/2, 1/4 or 1/8 scale (Pillow's draft mode: libjpeg never makes the full
+  pixels), any other format is decoded and at once reduced by a whole factor (Image.reduce, averaging
+  blocks of pixels), so only one full-size copy ever exists, never the three or four that turning it
+  upright, converting it to RGB and resizing it would make.
+- A decode that takes more than `LARGE_DECODE_BYTES` runs one at a time in the process (training decodes
+  on every core at once), so a folder of huge pictures cannot multiply the peak.
+- `UnreadablePicture` says why a file cannot be used, in a beginner's words: permission denied (the file
+  exists, dfcoach may not read it), damaged or not a picture, too large (W x H), empty.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from deepfake_coach.errors import DataError
+
+# The largest picture dfcoach reads: 200 megapixels. Phones take up to 200 (Samsung's Galaxy S23-S25
+# Ultra, 16,320 x 12,240), medium-format cameras 100 to 150; a 144-megapixel picture must work. A JPEG
+# is decoded at 1/8 scale whatever its size; any other format at this limit takes 800 MB to decode
+# (4 bytes a pixel), once, and one such decode at a time. Beyond it are stitched panoramas, scans and
+# decompression bombs (a few hundred bytes that claim a billion pixels): refused from the header.
+MAX_PIXELS = 200_000_000
+# Pixels of one decode above which decodes run one at a time: 32 megapixels in colour decoded in full,
+# such as a phone photo saved as PNG. Smaller ones (every JPEG, after draft decoding) run side by side.
+LARGE_DECODE_BYTES = 128 * 1024 * 1024
+_LARGE_DECODES = threading.Lock()
+
+# Kinds of problem, for callers that answer differently (the service's HTTP status, data check's advice)
+EMPTY = "empty"
+DAMAGED = "damaged"
+TOO_LARGE = "too_large"
+PERMISSION = "permission"
+MISSING = "missing"
+UNREADABLE = "unreadable"  # the file system refused for another reason (a folder, an I/O error)
+UNSUPPORTED = "unsupported"  # a picture, in a format the caller does not take
+OUT_OF_MEMORY = "out_of_memory"
+
+PERMISSION_REASON = "permission denied: dfcoach may not read this file (check its permissions)"
+
+
+def megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f}" if pixels >= 10_000_000 else f"{pixels / 1e6:.1f}"
+
+
+class UnreadablePicture(DataError):
+    """A file or upload dfcoach cannot use as a picture. `reason` is a few plain words for lists
+    ("FILE: reason"); `kind` is one of this module's kinds; the message names the file when known."""
+
+    def __init__(self, kind: str, reason: str, name: str | None = None, hint: str | None = None):
+        subject = name or "This picture"
+        super().__init__(f"{subject} cannot be used: {reason}.", hint=hint or _hint(kind, name))
+        self.kind, self.reason = kind, reason
+
+
+def _hint(kind: str, name: str | None) -> str | None:
+    shown = name or "the file"
+    if kind == PERMISSION:
+        return (f"See who may read it with `ls -l {shown}`; let everyone read it with `chmod a+r {shown}` "
+                "(put sudo in front if the file belongs to another user).")
+    if kind == TOO_LARGE:
+        return (f"Make it smaller first (any photo editor can resize it; a face needs far fewer pixels): "
+                f"dfcoach reads pictures up to {megapixels(MAX_PIXELS)} megapixels.")
+    if kind == OUT_OF_MEMORY:
+        return "Close other programs and try again, or make the picture smaller first."
+    if kind in (EMPTY, DAMAGED):
+        return ("Open it in an image viewer: if it does not show, copy or download it again; "
+                "if it does, save it again as JPEG or PNG.")
+    return None
+
+
+def too_large_reason(width: int, height: int) -> str:
+    return f"too large ({width:,} x {height:,} pixels: more than the {megapixels(MAX_PIXELS)} megapixels dfcoach reads)"
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a picture's header says, read without decoding any pixels."""
+
+    format: str | None
+    width: int
+    height: int
+    mode: str
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass
+class Picture:
+    """An opened picture: `image`, decoded (reduced when the caller asked for less), and the header it
+    came from (the size stored in the file, before any reduction). Use it in a `with` block."""
+
+    image: object  # PIL.Image.Image
+    header: Header
+
+    def __enter__(self) -> "Picture":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.image.close()
+
+
+Source = Path | str | bytes | BinaryIO
+
+
+def _pil():
+    """Pillow, with its own pixel limit switched off: this module checks `MAX_PIXELS` from the header
+    of every picture dfcoach opens, and says so in dfcoach's words."""
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS is not None:
+        Image.MAX_IMAGE_PIXELS = None
+    return Image
+
+
+def _name(source: Source) -> str | None:
+    return str(source) if isinstance(source, (str, os.PathLike)) else None
+
+
+def os_error_problem(error: OSError, name: str | None, fmt: str | None = None) -> UnreadablePicture:
+    """The real cause of an OSError met while opening or decoding: the file system's, or the picture's."""
+    if isinstance(error, PermissionError):
+        return UnreadablePicture(PERMISSION, PERMISSION_REASON, name)
+    if isinstance(error, FileNotFoundError):
+        return UnreadablePicture(MISSING, "does not exist", name, hint="Check the path for typos.")
+    if isinstance(error, IsADirectoryError):
+        return UnreadablePicture(UNREADABLE, "a folder, not a picture file", name)
+    if error.errno is not None:  # the file system refused (an I/O error, a vanished network drive)
+        return UnreadablePicture(UNREADABLE, f"cannot be read ({error.strerror or error})", name,
+                                 hint=f"Check {name or 'the file'} and the disk it is on, then try again.")
+    return _damaged(name, fmt)
+
+
+def _damaged(name: str | None, fmt: str | None = None, started: bool = True) -> UnreadablePicture:
+    """Damaged or not a picture: `started` when the data began like a picture (Pillow read some of it)."""
+    if not started:
+        detail = "its content is no picture format dfcoach knows: JPEG, PNG, WebP, BMP, TIFF"
+    elif fmt:
+        detail = f"it starts like a {fmt} picture, but its data is cut short or corrupted"
+    else:
+        detail = "it starts like a picture, but its data is cut short or corrupted"
+    return UnreadablePicture(DAMAGED, f"damaged or not a picture ({detail})", name)
+
+
+def _open(source: Source):
+    """(the opened PIL image, the file object dfcoach opened or None): header read, nothing decoded."""
+    Image = _pil()
+    name = _name(source)
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise UnreadablePicture(EMPTY, "empty file (0 bytes)")
+        source = io.BytesIO(source)
+    try:
+        if name is not None and os.stat(source).st_size == 0:
+            raise UnreadablePicture(EMPTY, "empty file (0 bytes)", name)
+        return Image.open(source)
+    except UnreadablePicture:
+        raise
+    except Image.UnidentifiedImageError:
+        raise _damaged(name, started=False) from None
+    except Image.DecompressionBombError:  # only if something set Pillow's limit again
+        raise UnreadablePicture(TOO_LARGE, f"too large (over {megapixels(MAX_PIXELS)} megapixels)", name) from None
+    except OSError as error:
+        raise os_error_problem(error, name) from None
+    except (SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:  # a header Pillow cannot parse
+        raise _damaged(name) from error
+
+
+def read_header(source: Source) -> Header:
+    """The format and size stored in a picture's header (nothing decoded, no size limit applied)."""
+    image = _open(source)
+    try:
+        return Header(image.format, image.width, image.height, image.mode)
+    finally:
+        image.close()
+
+
+def check_size(header: Header, name: str | None = None) -> None:
+    """`UnreadablePicture` (too large) for a picture over `MAX_PIXELS`."""
+    if header.pixels > MAX_PIXELS:
+        raise UnreadablePicture(TOO_LARGE, too_large_reason(header.width, header.height), name)
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """What Pillow stores per pixel in memory: 1 for L/P/1, 2 for 16-bit, else 4 (RGB is padded to 4)."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16"):
+        return 2
+    return 4
+
+
+def _draft_scale(header: Header, shorter_side: int | None) -> int:
+    """The scale libjpeg decodes a JPEG at for `shorter_side` (as Pillow's draft chooses it); 1 otherwise."""
+    if not shorter_side or header.format not in ("JPEG", "MPO"):
+        return 1
+    scale = min(header.width // shorter_side, header.height // shorter_side)
+    return next((s for s in (8, 4, 2) if scale >= s), 1)
+
+
+def decode_bytes(header: Header, shorter_side: int | None = None) -> int:
+    """The memory the decode of this picture takes at its peak: its pixels as decoded, plus an RGB copy
+    when a picture in another mode (palette, CMYK, 16-bit) has to be converted to be reduced."""
+    scale = _draft_scale(header, shorter_side)
+    pixels = -(-header.width // scale) * -(-header.height // scale)
+    converted = 4 if shorter_side and header.mode not in ("L", "RGB", "LA", "RGBA") else 0
+    return pixels * (_bytes_per_pixel(header.mode) + converted)
+
+
+def open_picture(source: Source, shorter_side: int | None = None, *, draft_mode: str = "RGB",
+                 formats: set[str] | frozenset[str] | None = None) -> Picture:
+    """The picture decoded, or `UnreadablePicture` saying in plain words why not.
+
+    With `shorter_side`, a larger picture is reduced as it is decoded to a shorter side between
+    `shorter_side` and twice that (JPEG: up to 8 times that, then reduced): never enlarged, its EXIF
+    orientation kept (callers turn it upright). `draft_mode` "L" decodes only a JPEG's brightness.
+    With `formats` (Pillow's names), a picture in another format is refused before it is decoded."""
+    name = _name(source)
+    image = _open(source)
+    try:
+        header = Header(image.format, image.width, image.height, image.mode)
+        check_size(header, name)
+        if formats is not None and header.format not in formats:
+            raise UnreadablePicture(UNSUPPORTED, f"{header.format or 'this kind of'} pictures are not supported", name)
+        if decode_bytes(header, shorter_side) > LARGE_DECODE_BYTES:
+            with _LARGE_DECODES:
+                decoded = _decode(image, header, shorter_side, draft_mode)
+        else:
+            decoded = _decode(image, header, shorter_side, draft_mode)
+    except UnreadablePicture:
+        image.close()
+        raise
+    except OSError as error:
+        image.close()
+        raise os_error_problem(error, name, image.format) from None
+    except (SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error, zlib.error) as error:
+        image.close()
+        raise _damaged(name, image.format) from error
+    except MemoryError:
+        image.close()
+        raise UnreadablePicture(OUT_OF_MEMORY, f"not enough free memory to decode it ({image.width:,} x {image.height:,} pixels)", name) from None
+    if decoded is not image:
+        image.close()
+    return Picture(decoded, header)
+
+
+def _decode(image, header: Header, shorter_side: int | None, draft_mode: str):
+    if shorter_side:
+        image.draft(draft_mode, (shorter_side, shorter_side))  # JPEG only; other formats ignore it
+    image.load()
+    if not shorter_side:
+        return image
+    small = shrunk(image, shorter_side)
+    small.format = header.format
+    return small
+
+
+def shrunk(picture, side: int):
+    """`picture` reduced by a whole factor (averaging blocks of pixels) to a shorter side between `side`
+    and 2 x `side`; its EXIF orientation kept, so it can still be turned upright afterwards. Pictures
+    with an alpha channel lose it (they become RGB or L, as every use of their pixels makes them)."""
+    Image = _pil()
+    factor = min(picture.size) // side
+    if factor < 2:
+        return picture
+    orientation = _orientation(picture)
+    if picture.mode in ("P", "PA"):  # a palette: its colours (through RGBA, which Pillow asks for with transparency)
+        picture = picture.convert("RGBA")
+    if picture.mode in ("L", "RGB"):
+        small = picture.reduce(factor)
+    elif picture.mode in ("LA", "RGBA"):  # band by band: one band's copy, not a premultiplied full copy
+        colour = picture.mode[:-1]
+        small = Image.merge(colour, [picture.getchannel(band).reduce(factor) for band in colour])
+    else:  # CMYK, 16-bit...: as RGB, the way training and the model see them
+        small = picture.convert("RGB").reduce(factor)
+    for key in ("exif", "xmp", "XML:com.adobe.xmp"):
+        small.info.pop(key, None)
+    if orientation not in (None, 1):
+        exif = Image.Exif()
+        exif[ORIENTATION] = orientation
+        small.info["exif"] = exif.tobytes()
+    return small
+
+
+ORIENTATION = 0x0112  # the EXIF tag that says how to turn the picture to show it upright
+
+
+def _orientation(picture) -> int | None:
+    """The picture's EXIF orientation, however its format stores it (EXIF, XMP, TIFF tags)."""
+    try:
+        return picture.getexif().get(ORIENTATION)
+    except Exception:  # a damaged EXIF block: shown as stored, as exif_transpose would
+        return None
