@@ -14,7 +14,7 @@ from PIL import Image
 from deepfake_coach.serve import ServeSettings, create_app
 from deepfake_coach.serve.runner import BackgroundServer
 
-from conftest import image_bytes, png_header, write_model
+from conftest import flat_png, image_bytes, png_header, write_model
 
 ANALYZE = "/inference/analyze-frame"
 
@@ -178,6 +178,17 @@ def test_body_that_is_not_a_form(service):
 ])
 def test_unreadable_uploads(service, data, status, words):
     assert_error(upload(service, data), status, *words)
+
+
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
+def test_a_144_megapixel_picture_is_judged_and_a_larger_one_refused_in_plain_words(service):
+    """Over Pillow's own warning limit, under dfcoach's: reduced as it is decoded, then judged."""
+    answer = upload(service, flat_png(12_000, 12_000), "huge.png", "image/png")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["face_cropped"] is False
+    body = assert_error(upload(service, png_header(15_000, 15_000), "bomb.png", "image/png"), 413,
+                        "too large (15,000 x 15,000 pixels: more than the 200 megapixels dfcoach reads)")
+    assert "smaller" in body["hint"]
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
