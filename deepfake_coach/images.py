@@ -31,12 +31,16 @@ from typing import BinaryIO
 
 from deepfake_coach.errors import DataError
 
-# The largest picture dfcoach reads: 200 megapixels. Phones take up to 200 (Samsung's Galaxy S23-S25
-# Ultra, 16,320 x 12,240), medium-format cameras 100 to 150; a 144-megapixel picture must work. A JPEG
-# is decoded at 1/8 scale whatever its size; any other format at this limit takes 800 MB to decode
-# (4 bytes a pixel), once, and one such decode at a time. Beyond it are stitched panoramas, scans and
-# decompression bombs (a few hundred bytes that claim a billion pixels): refused from the header.
-MAX_PIXELS = 200_000_000
+# The largest picture dfcoach reads: 150 megapixels. That is more than any phone's usual photo (12 to
+# 50 megapixels, 108 in some phones' high-resolution modes) and than medium-format cameras (100 to 150);
+# a 144-megapixel picture must work. A JPEG is decoded at 1/8 scale (2 to 3 megapixels) whatever its size;
+# any other format has to be decoded in full once, 4 bytes a pixel in colour: 600 MB at this limit, one
+# such decode at a time. That keeps the service's burst of 20 maximum-size uploads under its 1.5 GB
+# target (benchmarks/serve_load.py); the 200-megapixel modes of a few phones (800 MB as a PNG) would
+# not, so they are refused with the advice to resize. Beyond the limit are also stitched panoramas,
+# scans, and decompression bombs (a few hundred bytes that claim billions of pixels): refused from the
+# header, before anything is decoded.
+MAX_PIXELS = 150_000_000
 # Pixels of one decode above which decodes run one at a time: 32 megapixels in colour decoded in full,
 # such as a phone photo saved as PNG. Smaller ones (every JPEG, after draft decoding) run side by side.
 LARGE_DECODE_BYTES = 128 * 1024 * 1024
@@ -217,12 +221,10 @@ def _draft_scale(header: Header, shorter_side: int | None) -> int:
 
 
 def decode_bytes(header: Header, shorter_side: int | None = None) -> int:
-    """The memory the decode of this picture takes at its peak: its pixels as decoded, plus an RGB copy
-    when a picture in another mode (palette, CMYK, 16-bit) has to be converted to be reduced."""
+    """The memory the decode of this picture takes at its peak: its pixels as decoded (reducing it
+    afterwards adds only a strip of rows and the small result)."""
     scale = _draft_scale(header, shorter_side)
-    pixels = -(-header.width // scale) * -(-header.height // scale)
-    converted = 4 if shorter_side and header.mode not in ("L", "RGB", "LA", "RGBA") else 0
-    return pixels * (_bytes_per_pixel(header.mode) + converted)
+    return -(-header.width // scale) * -(-header.height // scale) * _bytes_per_pixel(header.mode)
 
 
 def open_picture(source: Source, shorter_side: int | None = None, *, draft_mode: str = "RGB",
@@ -273,24 +275,34 @@ def _decode(image, header: Header, shorter_side: int | None, draft_mode: str):
     return small
 
 
+STRIP_ROWS = 256  # rows converted at a time when a picture must change mode to be reduced
+
+
 def shrunk(picture, side: int):
     """`picture` reduced by a whole factor (averaging blocks of pixels) to a shorter side between `side`
-    and 2 x `side`; its EXIF orientation kept, so it can still be turned upright afterwards. Pictures
-    with an alpha channel lose it (they become RGB or L, as every use of their pixels makes them)."""
+    and 2 x `side`; its EXIF orientation kept, so it can still be turned upright afterwards.
+
+    L and RGB pictures are reduced as they are. Any other mode (alpha, a palette, CMYK, 16-bit) becomes
+    L or RGB, as every use of the pixels makes it anyway, a strip of rows at a time: the strips line up
+    with the blocks averaged, so the result is the same as converting the whole picture first, without
+    ever holding a full-size converted copy (a 150-megapixel palette PNG stays at 150 MB, not 750)."""
     Image = _pil()
     factor = min(picture.size) // side
     if factor < 2:
         return picture
     orientation = _orientation(picture)
-    if picture.mode in ("P", "PA"):  # a palette: its colours (through RGBA, which Pillow asks for with transparency)
-        picture = picture.convert("RGBA")
     if picture.mode in ("L", "RGB"):
         small = picture.reduce(factor)
-    elif picture.mode in ("LA", "RGBA"):  # band by band: one band's copy, not a premultiplied full copy
-        colour = picture.mode[:-1]
-        small = Image.merge(colour, [picture.getchannel(band).reduce(factor) for band in colour])
-    else:  # CMYK, 16-bit...: as RGB, the way training and the model see them
-        small = picture.convert("RGB").reduce(factor)
+    else:
+        target = "L" if picture.mode in ("1", "LA") else "RGB"
+        width, height = picture.size
+        small = Image.new(target, (-(-width // factor), -(-height // factor)))
+        rows = factor * max(1, STRIP_ROWS // factor)
+        for top in range(0, height, rows):
+            strip = picture.crop((0, top, width, min(top + rows, height)))
+            if strip.mode in ("P", "PA"):  # a palette's colours go through RGBA, as Pillow asks with transparency
+                strip = strip.convert("RGBA")
+            small.paste(strip.convert(target).reduce(factor), (0, top // factor))
     for key in ("exif", "xmp", "XML:com.adobe.xmp"):
         small.info.pop(key, None)
     if orientation not in (None, 1):

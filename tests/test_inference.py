@@ -67,7 +67,7 @@ def test_a_picture_over_the_pixel_limit_is_refused_from_its_header():
     with pytest.raises(UnreadableImage) as caught:
         open_image(png_header(15_000, 15_000))  # 225 megapixels claimed by a few bytes
     assert caught.value.kind == "too_large"
-    assert caught.value.reason == "too large (15,000 x 15,000 pixels: more than the 200 megapixels dfcoach reads)"
+    assert caught.value.reason == "too large (15,000 x 15,000 pixels: more than the 150 megapixels dfcoach reads)"
 
 
 def test_a_large_picture_is_reduced_as_it_is_opened_never_enlarged():

@@ -1,5 +1,5 @@
 """One pixel limit everywhere, in dfcoach's words: a 144-megapixel picture is used by every command,
-one over the 200-megapixel limit is skipped (or refused) with its size, and a file dfcoach may not read
+one over the 150-megapixel limit is skipped (or refused) with its size, and a file dfcoach may not read
 is "permission denied", never "damaged". Pillow's own DecompressionBombWarning must never show: the
 tests turn it into an error, so it cannot hide in the captured output."""
 
@@ -18,7 +18,7 @@ from conftest import flat_png, make_dataset, make_faces_folder, png_header, writ
 pytestmark = pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 
 TRAIN = ("--model", "custom_cnn", "--image-size", "64", "--batch-size", "8", "--epochs", "1")
-TOO_LARGE = "too large (15,000 x 15,000 pixels: more than the 200 megapixels dfcoach reads)"
+TOO_LARGE = "too large (15,000 x 15,000 pixels: more than the 150 megapixels dfcoach reads)"
 PERMISSION = "permission denied: dfcoach may not read this file (check its permissions)"
 
 
@@ -47,7 +47,7 @@ def test_a_144_megapixel_picture_is_used_by_every_command_and_a_larger_one_skipp
 
     Path("dataset/train/fake/bomb.png").write_bytes(png_header(15_000, 15_000))
     checked = cli("data", "check")
-    assert "1 picture is too large for dfcoach (over 200 megapixels)" in checked.stdout
+    assert "1 picture is too large for dfcoach (over 150 megapixels)" in checked.stdout
     assert f"train/fake/bomb.png: {TOO_LARGE}" in checked.stdout
     assert "huge.png" not in checked.stdout
 

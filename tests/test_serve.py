@@ -174,7 +174,7 @@ def test_body_that_is_not_a_form(service):
     (b"Dear diary, today I trained a model.", 400, ["damaged or not a picture"]),
     (image_bytes(1)[:300], 400, ["damaged or not a picture", "cut short"]),
     (picture("JPEG", size=(640, 480))[:4000], 400, ["damaged or not a picture", "JPEG", "cut short"]),
-    (png_header(20_000, 10_001), 413, ["too large (20,000 x 10,001 pixels: more than the 200 megapixels dfcoach reads)"]),
+    (png_header(20_000, 10_000), 413, ["too large (20,000 x 10,000 pixels: more than the 150 megapixels dfcoach reads)"]),
 ])
 def test_unreadable_uploads(service, data, status, words):
     assert_error(upload(service, data), status, *words)
@@ -187,7 +187,7 @@ def test_a_144_megapixel_picture_is_judged_and_a_larger_one_refused_in_plain_wor
     assert answer.status_code == 200, answer.text
     assert answer.json()["face_cropped"] is False
     body = assert_error(upload(service, png_header(15_000, 15_000), "bomb.png", "image/png"), 413,
-                        "too large (15,000 x 15,000 pixels: more than the 200 megapixels dfcoach reads)")
+                        "too large (15,000 x 15,000 pixels: more than the 150 megapixels dfcoach reads)")
     assert "smaller" in body["hint"]
 
 
@@ -222,7 +222,7 @@ def test_a_chunked_body_over_the_limit_is_refused(service):
 
 
 def test_the_service_keeps_serving_after_bad_requests(service):
-    for data in (b"", b"junk", png_header(20_000, 10_001), image_bytes(2)[:200]):
+    for data in (b"", b"junk", png_header(20_000, 10_000), image_bytes(2)[:200]):
         upload(service, data)
     assert service.get("/health").status_code == 200
     assert upload(service, picture("JPEG")).status_code == 200
