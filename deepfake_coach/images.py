@@ -16,6 +16,10 @@ words when a file cannot be used:
   on every core at once), so a folder of huge pictures cannot multiply the peak.
 - `UnreadablePicture` says why a file cannot be used, in a beginner's words: permission denied (the file
   exists, dfcoach may not read it), damaged or not a picture, too large (W x H), empty.
+
+Measured with `python benchmarks/decode_memory.py` (12,000 x 12,000 pixels, 144 megapixels, decoded for
+training at 64 px, each in a fresh process): an RGB PNG took 1,652 MB before this module and 553 MB with
+it, a greyscale PNG 828 MB and 141 MB, a JPEG 30 MB and 13 MB.
 """
 
 from __future__ import annotations
