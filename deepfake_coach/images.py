@@ -39,10 +39,11 @@ from deepfake_coach.errors import DataError
 # 50 megapixels, 108 in some phones' high-resolution modes) and than medium-format cameras (100 to 150);
 # a 144-megapixel picture must work. A JPEG is decoded at 1/8 scale (2 to 3 megapixels) whatever its size;
 # any other format has to be decoded in full once, 4 bytes a pixel in colour: 600 MB at this limit, one
-# such decode at a time. That keeps the service's burst of 20 maximum-size uploads under its 1.5 GB
-# target (benchmarks/serve_load.py); the 200-megapixel modes of a few phones (800 MB as a PNG) would
-# not, so they are refused with the advice to resize. Beyond the limit are also stitched panoramas,
-# scans, and decompression bombs (a few hundred bytes that claim billions of pixels): refused from the
+# such decode at a time. The service's burst of 20 uploads at the limit (benchmarks/serve_load.py)
+# then peaks at 1.3 GB, with room under its 1.5 GB target; at 200 megapixels (800 MB as a PNG, the
+# size of a few phones' highest-resolution mode) it peaked at 1.51 GB, 22 MB from the target, so those
+# photos are refused with the advice to resize. Beyond the limit are also stitched panoramas, scans,
+# and decompression bombs (a few hundred bytes that claim billions of pixels): refused from the
 # header, before anything is decoded.
 MAX_PIXELS = 150_000_000
 # Pixels of one decode above which decodes run one at a time: 32 megapixels in colour decoded in full,
