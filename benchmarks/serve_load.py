@@ -10,8 +10,8 @@ now and then during the load to show the event loop stays free.
 Target (issue: deploy and serve): custom_cnn on this 2-core CPU, p50 under 20 ms, zero errors.
 The clients run on the same machine and share its cores with the server. To show what HTTP
 itself costs there, the same clients then send as many empty uploads, which the service refuses
-(400) before any decoding or judging. Last, `--burst` clients send a 7,900 x 7,900 PNG (under 1 MB,
-just under the pixel limit) at once, while the server's memory (its process and children, from /proc)
+(400) before any decoding or judging. Last, `--burst` clients send a 12,247 x 12,247 PNG (about 2 MB,
+at dfcoach's 150-megapixel limit) at once, while the server's memory (its process and children, from /proc)
 is watched: target (issue: nothing exhausted) peak under 1.5 GB, settled within 200 MB of idle, no
 answers but 200 and deliberate 413s, /health answering throughout.
 """
@@ -21,13 +21,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import math
 import os
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import httpx
@@ -35,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 from deepfake_coach.deploy import deploy_model
+from deepfake_coach.images import MAX_PIXELS
 from deepfake_coach.train.checkpoint import make_checkpoint, save_checkpoint
 from deepfake_coach.train.models import build_model, get_spec
 
@@ -46,15 +50,25 @@ def jpeg_256() -> bytes:
     return buffer.getvalue()
 
 
-def big_png(side: int = 7_900) -> bytes:
-    """A picture just under the service's pixel limit that compresses to almost nothing: a flat colour
-    with a band of noise (under 1 MB for 7,900 x 7,900)."""
+def big_png(side: int = math.isqrt(MAX_PIXELS)) -> bytes:
+    """A picture at the pixel limit (12,247 x 12,247: 150 megapixels) that compresses to almost nothing:
+    a flat colour with a band of noise (about 2 MB), written row by row without holding its pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     rng = np.random.default_rng(0)
-    pixels = np.full((side, side, 3), (128, 120, 110), dtype=np.uint8)
-    pixels[: side // 100] = rng.integers(0, 256, (side // 100, side, 3), dtype=np.uint8) // 64 * 64
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+    packer = zlib.compressobj(6)
+    parts = []
+    band = side // 100
+    for _ in range(band):  # filter "None": the row's own bytes
+        parts.append(packer.compress(b"\x00" + (rng.integers(0, 256, 3 * side, dtype=np.uint8) // 64 * 64).tobytes()))
+    parts.append(packer.compress(b"\x00" + bytes((128, 120, 110)) * side))
+    same_as_above = b"\x02" + bytes(3 * side)  # filter "Up": each row repeats the one above
+    for _ in range(side - band - 1):
+        parts.append(packer.compress(same_as_above))
+    parts.append(packer.flush())
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -214,7 +228,8 @@ def main() -> None:
             # The same clients and server, the same upload path, but an empty file, refused (400) before
             # any decoding or judging: what HTTP, the multipart form and the clients cost on their own.
             bare, bare_errors, _, _, bare_elapsed = asyncio.run(load(url, args.requests, args.concurrency, b"", expected=400))
-            big = asyncio.run(burst(url, server.pid, big_png(), args.burst)) if args.burst else None
+            picture = big_png()
+            big = asyncio.run(burst(url, server.pid, picture, args.burst)) if args.burst else None
         finally:
             server.terminate()
             server.wait(30)
@@ -235,7 +250,8 @@ def main() -> None:
         answered = {code: big["statuses"].count(code) for code in sorted(set(big["statuses"]))}
         unexpected = sum(n for code, n in answered.items() if code not in (200, 413))
         slowest = max(big["health"]) if big["health"] else float("nan")
-        print(f"{args.burst} maximum-size uploads at once (7,900 x 7,900 PNG) in {big['seconds']:.1f} s: answers {answered}; "
+        side = math.isqrt(MAX_PIXELS)
+        print(f"{args.burst} maximum-size uploads at once ({side:,} x {side:,} PNG, {len(picture) / 1e6:.1f} MB) in {big['seconds']:.1f} s: answers {answered}; "
               f"server memory idle {big['idle']:.0f} MB, peak {big['peak']:.0f} MB, settled {big['settled']:.0f} MB; "
               f"/health {len(big['health'])} probes, slowest {slowest:.0f} ms")
         met = big["peak"] < 1536 and big["settled"] - big["idle"] <= 200 and not unexpected and slowest < 10_000

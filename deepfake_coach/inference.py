@@ -7,7 +7,6 @@ preprocessing (size, normalisation) is read from the checkpoint, never assumed.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,11 @@ from typing import BinaryIO, Iterable
 import numpy as np
 
 from deepfake_coach.data.origin import outside_training, trained_on
-from deepfake_coach.errors import CoachError, DataError
+from deepfake_coach.errors import CoachError
+from deepfake_coach.images import UnreadablePicture, open_picture
 
 MODELS_DIR = Path("models")
 MODEL_GLOB = "best_model_*.pth"
-MAX_PIXELS = 64_000_000  # a 64-megapixel photo is already far more than a face detector needs
 KNOWN_PREPROCESSING = {"exif_upright+resize_shorter_side+center_crop"}
 DEFAULT_THRESHOLD = 0.5  # for model files saved before training chose a threshold
 # Where the threshold in use comes from, as reports and JSON name it
@@ -30,12 +29,7 @@ FROM_DEFAULT = "default"  # the model file stores none: the standard 0.5
 FROM_COMMAND_LINE = "command_line"  # --threshold
 
 
-class UnreadableImage(DataError):
-    """A file or upload that is not a picture dfcoach can judge; `reason` is a few plain words."""
-
-    def __init__(self, reason: str, hint: str | None = None):
-        super().__init__(f"This file is not a picture dfcoach can read: {reason}.", hint=hint)
-        self.reason = reason
+UnreadableImage = UnreadablePicture  # a file or upload dfcoach cannot judge: `reason` is a few plain words, `kind` why
 
 
 def newest_model(models_dir: Path = MODELS_DIR) -> Path:
@@ -49,41 +43,12 @@ def newest_model(models_dir: Path = MODELS_DIR) -> Path:
     return models[-1]
 
 
-def open_image(source: Path | bytes | BinaryIO, size: int | None = None):
-    """An opened, fully decoded PIL image, or `UnreadableImage` saying in plain words why not.
+def open_image(source: Path | bytes | BinaryIO, size: int | None = None, formats=None):
+    """An opened, decoded PIL image, or `UnreadableImage` saying in plain words why not (deepfake_coach.images).
 
-    With `size`, a large JPEG is decoded at a reduced scale first, as the training cache does."""
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(source, bytes):
-        if not source:
-            raise UnreadableImage("the file is empty")
-        source = io.BytesIO(source)
-    elif isinstance(source, Path) and source.is_file() and source.stat().st_size == 0:
-        raise UnreadableImage("the file is empty")
-    try:
-        image = Image.open(source)
-    except UnidentifiedImageError:
-        raise UnreadableImage("it is not an image (or not a format dfcoach knows: JPEG, PNG, WebP, BMP)") from None
-    except Image.DecompressionBombError:
-        raise UnreadableImage("it is far too large", hint=f"Use a picture under {MAX_PIXELS // 1_000_000} megapixels.") from None
-    except OSError as error:
-        if error.errno is not None:  # the file system refused, not the picture
-            raise UnreadableImage(f"it cannot be opened ({error.strerror})") from None
-        raise UnreadableImage(f"it is damaged or cut short ({error})") from None
-    width, height = image.size
-    if width * height > MAX_PIXELS:  # checked from the header, before decoding anything
-        raise UnreadableImage(
-            f"it is {width}x{height} pixels, larger than the {MAX_PIXELS // 1_000_000} megapixels dfcoach accepts",
-            hint="Resize or crop it around the face first.",
-        )
-    if size is not None:
-        image.draft("RGB", (size, size))
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UnreadableImage(f"it is damaged or cut short ({error})") from None
-    return image
+    With `size`, a larger picture is reduced as it is decoded to a shorter side of `size` to 2 x `size`
+    (JPEG: draft decoding; other formats: Image.reduce), as the training cache does."""
+    return open_picture(source, size, formats=formats).image
 
 
 def stored_threshold(checkpoint: dict) -> tuple[float, str]:

@@ -195,10 +195,19 @@ TROUBLES: tuple[Trouble, ...] = (
         "Start it with `dfcoach serve` (it prints its address) and keep that terminal open; use the same port in curl.",
     ),
     Trouble(
+        "picture-too-large", "A picture is too large",
+        (r"too large \([\d,]+ x [\d,]+ pixels", r"DecompressionBomb(Warning|Error)", r"could be decompression bomb",
+         r"too large for dfcoach"),
+        "The picture has more than the 150 megapixels dfcoach reads (a stitched panorama, a scan, a phone's "
+        "200-megapixel mode, or a file made to look huge); it is skipped, or refused by the service, never decoded.",
+        "Make it smaller (any photo editor can resize it; a face needs far fewer pixels) and put the smaller copy "
+        "in its place. Pictures up to 150 megapixels need nothing: they are reduced as they are decoded.",
+    ),
+    Trouble(
         "bad-image", "An image cannot be read",
         (r"cannot identify image file", r"UnidentifiedImageError", r"image file is truncated", r"not a picture dfcoach can read",
-         r"DecompressionBombError"),
-        "A file is not an image, is damaged or cut short (an interrupted download), or is far too large.",
+         r"damaged or not a picture"),
+        "A file is not an image, or is damaged or cut short (an interrupted download or copy).",
         "`dfcoach data check` lists every unreadable file in the dataset; delete or replace them. For a single picture, "
         "open it in an image viewer, and save it again as JPEG or PNG.",
     ),
@@ -212,8 +221,10 @@ TROUBLES: tuple[Trouble, ...] = (
     Trouble(
         "permission-denied", "Permission denied",
         (r"Permission denied", r"\[Errno 13\]"),
-        "The command cannot write (or read) a file or folder: it belongs to another user, or is read-only.",
-        "Work in a folder you own (your home folder), or give yourself access: chmod u+w THE_PATH",
+        "The command cannot write (or read) a file or folder: it belongs to another user, or is read-only. "
+        "\"dfcoach may not read this file\" next to a picture means the file is there and intact, but your user may not read it.",
+        "Work in a folder you own (your home folder), or give yourself access: chmod u+w THE_PATH to write, "
+        "chmod -R u+rX THE_FOLDER to read; sudo chown -R $USER THE_FOLDER for files another user (root) left there.",
     ),
     Trouble(
         "markup", "A name with brackets, or MarkupError",

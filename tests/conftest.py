@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +108,24 @@ def write_model(path: Path, model_name: str = "custom_cnn", image_size: int = 32
     metrics = {"val_acc": val_acc, "val_loss": 0.3} | ({"val_balanced_acc": val_balanced_acc} if val_balanced_acc is not None else {})
     save_checkpoint(path, make_checkpoint(model, model_name, image_size, metrics=metrics, epoch=3, **fields))  # fields: dataset=...
     return path
+
+
+def _png(width: int, height: int, colour_type: int, idat: bytes) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels but holds none: a decompression bomb's header costs nothing."""
+    return _png(width, height, 2, zlib.compress(b""))
+
+
+def flat_png(width: int, height: int, grey: int = 128) -> bytes:
+    """A real greyscale PNG of one flat shade, of any size, made without holding its pixels: each row
+    repeats the one above (PNG's "Up" filter), so 12,000 x 12,000 compresses to under 200 KB."""
+    packer = zlib.compressobj(9)
+    data = packer.compress(b"\x00" + bytes([grey]) * width) + packer.compress((b"\x02" + bytes(width)) * (height - 1))
+    return _png(width, height, 0, data + packer.flush())

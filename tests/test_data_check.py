@@ -105,8 +105,8 @@ def test_corrupt_empty_and_non_image_files(cli, tmp_path):
     out = result.stdout
     assert "3 files cannot be read as images" in out
     assert "train/real/zero.jpg: empty file (0 bytes)" in out
-    assert "train/fake/cut.jpg: corrupt or truncated image" in out
-    assert "val/real/readme.jpg: not an image" in out
+    assert "train/fake/cut.jpg: damaged or not a picture (it starts like a picture, but its data is cut short" in out
+    assert "val/real/readme.jpg: damaged or not a picture (its content is no picture format" in out
     assert "1 image has a name that does not end like an image" in out
     assert "test/fake/image.txt (JPEG image)" in out
     report = check_dataset(dataset)

@@ -114,7 +114,7 @@ def test_wrong_extensions_and_bad_files(cli, tmp_path):
     assert "photo.jpg" in all_names and "noext.png" in all_names
     assert not any(n.startswith(("empty", "notes", "truncated", ".DS")) for n in all_names)
     assert "skipped 3 files" in result.stderr
-    for name in ("empty.jpg: empty file", "notes.jpg: not an image", "truncated.jpg: corrupt or truncated"):
+    for name in ("empty.jpg: empty file", "notes.jpg: damaged or not a picture", "truncated.jpg: damaged or not a picture"):
         assert name in result.stderr
     assert "2 images had names that did not end like an image" in result.stderr
     record = json.loads((tmp_path / "d" / ".dfcoach" / "organize.json").read_text())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import time
 
@@ -14,7 +13,7 @@ from deepfake_coach.errors import CoachError
 from deepfake_coach.inference import Detector, UnreadableImage, Verdict, newest_model, open_image
 from deepfake_coach.train.data import decode_image
 
-from conftest import image_bytes, write_image, write_model
+from conftest import flat_png, image_bytes, png_header, write_image, write_model
 
 
 def test_newest_model_is_the_latest_saved(tmp_path):
@@ -55,8 +54,8 @@ def test_judge_files_batches_and_reports_unreadable(tmp_path):
 
 @pytest.mark.parametrize("data, reason", [
     (b"", "empty"),
-    (b"hello, I am text", "not an image"),
-    (image_bytes(1)[:300], "damaged"),
+    (b"hello, I am text", "damaged or not a picture"),
+    (image_bytes(1)[:300], "damaged or not a picture (it starts like a picture, but its data is cut short"),
 ])
 def test_unreadable_uploads_have_plain_reasons(data, reason):
     with pytest.raises(UnreadableImage) as caught:
@@ -64,12 +63,18 @@ def test_unreadable_uploads_have_plain_reasons(data, reason):
     assert reason in caught.value.reason
 
 
-def test_huge_image_is_refused_from_its_header():
-    buffer = io.BytesIO()
-    Image.new("L", (9000, 8000)).save(buffer, format="PNG")  # 72 megapixels, small on disk
+def test_a_picture_over_the_pixel_limit_is_refused_from_its_header():
     with pytest.raises(UnreadableImage) as caught:
-        open_image(buffer.getvalue())
-    assert "9000x8000" in caught.value.reason
+        open_image(png_header(15_000, 15_000))  # 225 megapixels claimed by a few bytes
+    assert caught.value.kind == "too_large"
+    assert caught.value.reason == "too large (15,000 x 15,000 pixels: more than the 150 megapixels dfcoach reads)"
+
+
+def test_a_large_picture_is_reduced_as_it_is_opened_never_enlarged():
+    with open_image(flat_png(9000, 8000), 256) as image:  # 72 megapixels
+        assert 256 <= image.height < 512 and image.width == pytest.approx(image.height * 9 / 8, abs=1)
+    with open_image(image_bytes(1, size=300), 256) as image:
+        assert image.size == (300, 300)  # smaller than twice what is needed: kept as it is
 
 
 def test_verdict_label_and_confidence():

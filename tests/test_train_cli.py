@@ -225,7 +225,8 @@ def test_a_corrupt_image_is_skipped_and_reported(cli, project):
     (project / "dataset" / "train" / "fake" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     result = cli("train", *FAST)
     assert result.exit_code == 0, result.output
-    assert "Skipped 1 images that could not be decoded" in result.stderr
+    assert "Skipped 1 image that could not be used" in result.stderr
+    assert "train/fake/broken.jpg: damaged or not a picture" in result.stderr
     assert "skipped train/fake/broken.jpg" in (only_run(project) / "train.log").read_text()
 
 

@@ -29,6 +29,7 @@ from deepfake_coach.data.layout import (
 )
 from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
 from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.images import MAX_PIXELS, PERMISSION, TOO_LARGE, megapixels
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 MIN_PER_CLASS = 500  # the beginner's guide's minimum for real photos
@@ -241,13 +242,16 @@ def _stray_problems(data_dir: Path, stray: list[Path]) -> list[Problem]:
 
 def _file_problems(data_dir: Path, class_files: dict[tuple[str, str], list[Path]], infos: dict[Path, ImageInfo]) -> list[Problem]:
     unreadable: list[str] = []
+    forbidden: list[str] = []
+    huge: list[str] = []
     misnamed: list[str] = []
     small: list[str] = []
     for files in class_files.values():
         for path in files:
             info = infos[path]
             if not info.ok:
-                unreadable.append(f"{_rel(data_dir, path)}: {info.problem}")
+                listed = {PERMISSION: forbidden, TOO_LARGE: huge}.get(info.kind, unreadable)
+                listed.append(f"{_rel(data_dir, path)}: {info.problem}")
             elif path.suffix.lower() not in IMAGE_EXTENSIONS:
                 misnamed.append(f"{_rel(data_dir, path)} ({info.format} image)")
             elif min(info.width, info.height) < MIN_SIDE:
@@ -263,6 +267,33 @@ def _file_problems(data_dir: Path, class_files: dict[tuple[str, str], list[Path]
                 "and the images you think you have are fewer.",
                 "Delete these files, or download them again.",
                 unreadable,
+            )
+        )
+    if forbidden:
+        problems.append(
+            Problem(
+                "permission_denied",
+                "warning",
+                f"{len(forbidden)} file{'s' if len(forbidden) > 1 else ''} cannot be read: permission denied.",
+                "The files are there, but their permissions do not let dfcoach (your user) read them, so "
+                "training skips them.",
+                f"Let your user read them: chmod -R u+rX {data_dir}; if they belong to another user "
+                f"(copied as root, say): sudo chown -R $USER {data_dir}",
+                forbidden,
+            )
+        )
+    if huge:
+        problems.append(
+            Problem(
+                "too_large",
+                "warning",
+                f"{len(huge)} picture{'s are' if len(huge) > 1 else ' is'} too large for dfcoach "
+                f"(over {megapixels(MAX_PIXELS)} megapixels).",
+                "dfcoach never decodes pictures that large (a few hundred bytes can claim billions of "
+                "pixels), so training skips them.",
+                "Resize them to a few thousand pixels on a side (any photo editor can), or remove them: "
+                "training uses a few hundred pixels of each picture anyway.",
+                huge,
             )
         )
     if misnamed:

@@ -61,11 +61,12 @@ def find_same_pictures(paths: Sequence[Path], hashes: Sequence[int]) -> list[tup
 def _thumbnail(path: Path) -> np.ndarray | None:
     from PIL import Image
 
+    from deepfake_coach.images import UnreadablePicture, open_picture
+
     try:
-        with Image.open(path) as image:
-            image.draft("L", (64, 64))
-            return np.asarray(image.convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32)
-    except (OSError, ValueError, SyntaxError):
+        with open_picture(path, 64, draft_mode="L") as picture:
+            return np.asarray(picture.image.convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32)
+    except UnreadablePicture:
         return None
 
 

@@ -1,9 +1,10 @@
 """Look at every image once: can it be decoded, how big is it, and what is its
 perceptual hash (for finding the same picture in two splits).
 
-JPEGs are decoded in Pillow's draft mode (DCT scaling to about 64 px): the
-whole compressed stream is still read, so truncated and corrupt files are
-caught, at a fraction of the cost of a full decode. Results are cached in
+Pictures are decoded reduced to about 64 px (deepfake_coach.images: JPEG's
+DCT scaling, Image.reduce for other formats): the whole compressed stream is
+still read, so truncated and damaged files are caught, at a fraction of the
+cost of a full decode. Results are cached in
 `dataset/.dfcoach/scan-cache.json`, keyed by path, size and modification time,
 so checking the same dataset again is nearly instant.
 """
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Iterable
 
 from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.images import os_error_problem
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the reasons of deepfake_coach.images, a `kind`, pictures up to its pixel limit
+HASH_SIDE = 64  # pictures are decoded reduced to about this shorter side for the perceptual hash
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class ImageInfo:
     width: int = 0
     height: int = 0
     phash: int | None = None  # 64-bit DCT perceptual hash
-    problem: str | None = None
+    problem: str | None = None  # why it cannot be used, in a few plain words
+    kind: str | None = None  # which kind of problem (deepfake_coach.images: "damaged", "too_large", ...)
 
     @property
     def ok(self) -> bool:
@@ -39,26 +43,21 @@ class ImageInfo:
 
 
 def inspect_image(path: Path) -> ImageInfo:
-    """Decode `path` (cheaply) and describe it; never raises for a bad file."""
+    """Decode `path` (cheaply: reduced to about 64 px as it is decoded) and describe it; never raises
+    for a bad file. The size is the one stored in the file."""
     import imagehash
-    from PIL import Image, UnidentifiedImageError
+
+    from deepfake_coach.images import UnreadablePicture, open_picture
 
     try:
-        if path.stat().st_size == 0:
-            return ImageInfo(problem="empty file (0 bytes)")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns about odd EXIF and huge images; we report instead
-            with Image.open(path) as image:
-                image_format, (width, height) = image.format, image.size
-                image.draft("RGB", (64, 64))
-                grey = image.convert("L")
-    except UnidentifiedImageError:
-        return ImageInfo(problem="not an image (the file's content is not a picture format dfcoach can read)")
-    except Image.DecompressionBombError:
-        return ImageInfo(problem="too large to open safely (over 178 million pixels)")
-    except (OSError, SyntaxError, ValueError) as error:
-        return ImageInfo(format=None, problem=f"corrupt or truncated image ({error})")
-    return ImageInfo(format=image_format, width=width, height=height, phash=_hash_to_int(imagehash.phash(grey)))
+            warnings.simplefilter("ignore")  # Pillow warns about odd EXIF data; what matters is reported instead
+            with open_picture(path, HASH_SIDE) as picture:
+                grey = picture.image.convert("L")
+                header = picture.header
+    except UnreadablePicture as error:
+        return ImageInfo(problem=error.reason, kind=error.kind)
+    return ImageInfo(format=header.format, width=header.width, height=header.height, phash=_hash_to_int(imagehash.phash(grey)))
 
 
 def _hash_to_int(image_hash) -> int:
@@ -95,7 +94,7 @@ class ScanCache:
             info = ImageInfo(**entry[1])
         except (TypeError, KeyError, IndexError, ValueError):  # an entry of another shape: look at the file again
             return None
-        kinds_fit = (isinstance(info.format, (str, type(None))) and isinstance(info.problem, (str, type(None)))
+        kinds_fit = (all(isinstance(text, (str, type(None))) for text in (info.format, info.problem, info.kind))
                      and all(isinstance(n, int) and not isinstance(n, bool) for n in (info.width, info.height))
                      and isinstance(info.phash, (int, type(None))) and not isinstance(info.phash, bool))
         return info if kinds_fit else None
@@ -137,7 +136,8 @@ def scan_images(
             try:
                 stat = path.stat()
             except OSError as error:
-                results[path] = ImageInfo(problem=f"cannot be read ({error.strerror})")
+                problem = os_error_problem(error, None)
+                results[path] = ImageInfo(problem=problem.reason, kind=problem.kind)
                 task.advance()
                 continue
             info = cache.get(key, stat) if cache else None

@@ -142,9 +142,12 @@ def _curl(request: Request) -> str:
     return f'curl -X POST -F "image=@photo.jpg" {request.base_url}inference/analyze-frame'
 
 
-def _unreadable_status(reason: str) -> int:
-    """413 for pictures with too many pixels (a decompression bomb); 400 for empty, damaged or non-images."""
-    return 413 if "large" in reason else 400
+def _unreadable_status(kind: str) -> int:
+    """413 for pictures with too many pixels (refused from the header); 415 for another format; 400 for
+    empty, damaged or non-pictures."""
+    from deepfake_coach import images
+
+    return {images.TOO_LARGE: 413, images.UNSUPPORTED: 415, images.OUT_OF_MEMORY: 503}.get(kind, 400)
 
 
 DECODES = DecodeBudget()
@@ -156,57 +159,45 @@ LARGE_PICTURE = 4_000_000  # pixels; after one this large, free memory goes back
 
 def prepare_upload(detector, data: bytes, curl: str):
     """Decode one upload, turn it upright and crop it to its face: the uint8 square the model judges,
-    and whether a face was cropped (runs in a worker thread)."""
+    and whether a face was cropped (runs in a worker thread). The picture is decoded reduced to the
+    face search's size (deepfake_coach.images), whatever its size up to the pixel limit."""
+    from deepfake_coach import images
     from deepfake_coach.data.faces import FRAME_SEARCH, crop_largest_face
-    from deepfake_coach.inference import UnreadableImage, open_image
 
-    with DECODES.reserve(3 * _pixels_in_header(data)):
+    with DECODES.reserve(_decode_bytes(data)):
         large = False
         try:
-            with open_image(data, detector.image_size) as picture:
-                if picture.format not in SUPPORTED_FORMATS:
-                    raise ApiError(
-                        415, f"{picture.format or 'This'} pictures are not supported.",
-                        f"Send a {SUPPORTED_NAMES} picture (save or export it in one of those formats first).",
-                    )
-                large = picture.width * picture.height >= LARGE_PICTURE
+            with images.open_picture(data, SEARCH_SIDE, formats=SUPPORTED_FORMATS) as picture:
+                large = picture.header.pixels >= LARGE_PICTURE
                 # The picture turned upright (EXIF), then cropped to its largest face when one is found,
                 # as the video frames of a dataset are: a face filling the frame is what the model knows.
-                subject, face_cropped = crop_largest_face(shrunk(picture, SEARCH_SIDE), **FRAME_SEARCH)
+                subject, face_cropped = crop_largest_face(picture.image, **FRAME_SEARCH)
                 return detector.prepare(subject), face_cropped
-        except UnreadableImage as error:
-            raise ApiError(_unreadable_status(error.reason), error.message, error.hint or f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}") from None
+        except images.UnreadablePicture as error:
+            if error.kind == images.UNSUPPORTED:
+                raise ApiError(415, f"{error.reason[0].upper()}{error.reason[1:]}.",
+                               f"Send a {SUPPORTED_NAMES} picture (save or export it in one of those formats first).") from None
+            hint = {
+                images.TOO_LARGE: "Make it smaller and send it again: a face needs far fewer pixels "
+                                  "(2,000 on the longer side are plenty).",
+                images.OUT_OF_MEMORY: "The service is short of memory right now: try again in a moment, or send a smaller picture.",
+            }.get(error.kind, f"Send a JPEG, PNG, WebP or BMP picture, for example: {curl}")
+            raise ApiError(_unreadable_status(error.kind), error.message, hint) from None
         finally:
             if large:
                 release_memory()
 
 
-def shrunk(picture, side: int):
-    """`picture` reduced by a whole factor (averaging blocks of pixels) to a shorter side between `side`
-    and 2 x `side`; its EXIF orientation kept, so it is still turned upright afterwards."""
-    factor = min(picture.size) // side
-    if factor < 2:
-        return picture
-    if picture.mode not in ("RGB", "RGBA", "L", "LA"):
-        picture = picture.convert("RGB")
-    small = picture.reduce(factor)
-    if "exif" in picture.info:
-        small.info["exif"] = picture.info["exif"]
-    return small
-
-
-def _pixels_in_header(data: bytes) -> int:
-    """Width x height from the picture's header, without decoding it (0 when it is no picture:
-    `open_image` then says why)."""
-    import io
-
-    from PIL import Image
+def _decode_bytes(data: bytes) -> int:
+    """The memory decoding this upload takes, from its header (0 when it is no picture: `open_picture`
+    then says why, and a picture over the pixel limit is refused before any decoding)."""
+    from deepfake_coach import images
 
     try:
-        with Image.open(io.BytesIO(data)) as picture:
-            return picture.width * picture.height
-    except Exception:  # any unreadable upload is refused by open_image, with its reason
+        header = images.read_header(data)
+    except images.UnreadablePicture:
         return 0
+    return images.decode_bytes(header, SEARCH_SIDE) if header.pixels <= images.MAX_PIXELS else 0
 
 
 def _megabytes(size: int) -> str:

@@ -5,7 +5,7 @@ A 7,900 x 7,900 PNG of under 1 MB decodes to 187 MB of pixels. Measured with
 7.2 GB still held afterwards. Three measures:
 - `DecodeBudget`: uploads are decoded only while the pixels being decoded fit in a budget, so many
   small pictures go at once and the largest go one at a time (the others wait, holding only their bytes);
-- the service shrinks each picture to what the face search needs as soon as it is decoded (serve/app.py);
+- each picture is reduced to what the face search needs as it is decoded (deepfake_coach/images.py);
 - `return_large_blocks` and `release_memory`: freed memory goes back to the system instead of staying
   in the allocator's pools.
 """
@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-DECODE_BUDGET_BYTES = 256 * 1024 * 1024  # pixels being decoded at once (3 bytes each): one 7,900 px PNG
+DECODE_BUDGET_BYTES = 256 * 1024 * 1024  # pixels being decoded at once (4 bytes each in colour, as Pillow holds them): one 7,900 px PNG
 
 
 class DecodeBudget:

@@ -33,7 +33,7 @@ from deepfake_coach.errors import from_os_error
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: pictures much larger than the training size are reduced as they are decoded
 T = TypeVar("T")
 
 
@@ -49,12 +49,13 @@ class SplitImages:
 
 
 def decode_image(path: Path, size: int) -> np.ndarray:
-    """An upright RGB square of `size` pixels: shorter side resized to `size`, then centre-cropped."""
-    from PIL import Image
+    """An upright RGB square of `size` pixels: shorter side resized to `size`, then centre-cropped.
+    A larger picture is reduced as it is decoded (deepfake_coach.images), so a 144-megapixel photo
+    never exists in full in memory more than once; `UnreadablePicture` says why a file cannot be used."""
+    from deepfake_coach.images import open_picture
 
-    with Image.open(path) as image:
-        image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when the file is much larger
-        return square_image(image, size)
+    with open_picture(path, size) as picture:
+        return square_image(picture.image, size)
 
 
 def square_image(image, size: int) -> np.ndarray:
@@ -62,6 +63,8 @@ def square_image(image, size: int) -> np.ndarray:
     training, evaluation, prediction and the service all go through here, so they see the same pixels."""
     from PIL import Image, ImageOps
 
+    if image.mode in ("P", "PA"):  # a palette with transparency goes through RGBA, as Pillow asks
+        image = image.convert("RGBA")
     image = ImageOps.exif_transpose(image).convert("RGB")
     width, height = image.size
     scale = size / min(width, height)
@@ -83,17 +86,17 @@ def split_files(data_dir: Path, split: str) -> list[tuple[Path, int]]:
 def typical_image_size(data_dir: Path, split: str = "train", sample: int = 200) -> int | None:
     """The median shorter side of (up to `sample` of) a split's images, read from their headers only;
     None when none can be read."""
-    from PIL import Image
+    from deepfake_coach.images import UnreadablePicture, read_header
 
     files = split_files(Path(data_dir), split)
     step = max(1, len(files) // sample)
     sides = []
     for path, _ in files[::step]:
         try:
-            with Image.open(path) as image:
-                sides.append(min(image.size))
-        except Exception:  # an unreadable file is reported when the split is decoded
+            header = read_header(path)
+        except UnreadablePicture:  # reported, with its reason, when the split is decoded
             continue
+        sides.append(min(header.width, header.height))
     return int(np.median(sides)) if sides else None
 
 
@@ -131,10 +134,14 @@ def _read_cache(array_path: Path, index_path: Path, fingerprint: str) -> SplitIm
 
 
 def _build_cache(data_dir, split, files, size, array_path, index_path, fingerprint, progress, workers) -> SplitImages:
+    from deepfake_coach.images import UnreadablePicture
+
     def decode(entry):
         try:
             return decode_image(entry[0], size)
-        except Exception as error:  # any undecodable file is reported, never fatal
+        except UnreadablePicture as error:  # damaged, too large, permission denied...: in plain words
+            return error.reason
+        except Exception as error:  # any other undecodable file is reported too, never fatal
             return f"cannot be decoded ({type(error).__name__}: {error})"
 
     cache_dir = array_path.parent

@@ -14,6 +14,8 @@ from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.train.coach import Advice, EpochMetrics, balanced_differs
 from deepfake_coach.train.loop import RunInfo, TrainReporter, TrainResult
 
+SKIPPED_SHOWN = 5  # skipped images listed on the console; train.log lists them all
+
 
 def _balanced(m: EpochMetrics, digits: int = 2) -> str:
     """Balanced accuracy next to accuracy, when the classes are unequal enough for them to differ."""
@@ -36,7 +38,13 @@ class ConsoleReporter(TrainReporter):
         c.print("Loss is how wrong the model is (lower is better); accuracy is the share it gets right. "
                 "Watch validation accuracy: it is measured on images the model never trains on.", style="dim")
         if run.skipped:
-            c.print(f"[yellow]Skipped {len(run.skipped)} images that could not be decoded[/yellow] (listed in {escape(str(run.run_dir))}/train.log).")
+            count = len(run.skipped)
+            c.print(f"[yellow]Skipped {count} image{'s' if count > 1 else ''} that could not be used[/yellow] "
+                    f"(all listed in {escape(str(run.run_dir))}/train.log):")
+            for file, why in run.skipped[:SKIPPED_SHOWN]:
+                c.print(Padding(f"{escape(file)}: {escape(why)}", (0, 0, 0, 2)))
+            if count > SKIPPED_SHOWN:
+                c.print(Padding(f"... and {count - SKIPPED_SHOWN:,} more", (0, 0, 0, 2)))
 
     def epoch_done(self, m: EpochMetrics, total_epochs: int, saved: Path | None) -> None:
         self.console.print(
