@@ -137,10 +137,10 @@ def predict(detector: "Detector", paths: Iterable[Path], threshold: float | None
 
 
 def _picture_size(path: Path) -> tuple[int, int] | None:
-    from PIL import Image
+    from deepfake_coach.images import UnreadablePicture, read_header
 
     try:
-        with Image.open(path) as picture:  # the header only
-            return picture.size
-    except OSError:
+        header = read_header(path)  # nothing decoded
+    except UnreadablePicture:
         return None
+    return header.width, header.height

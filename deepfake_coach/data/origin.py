@@ -41,15 +41,15 @@ def _manifest_columns(path: Path) -> list[str] | None:
 
 
 def _first_picture_size(folder: Path) -> tuple[int, int] | None:
-    from PIL import Image
+    from deepfake_coach.images import UnreadablePicture, read_header
 
     for path in sorted(folder.glob("*/*")):
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             try:
-                with Image.open(path) as picture:
-                    return picture.size
-            except OSError:
+                header = read_header(path)
+            except UnreadablePicture:
                 continue
+            return header.width, header.height
     return None
 
 

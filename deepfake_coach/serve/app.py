@@ -12,7 +12,6 @@ while predictions run. Every error is JSON: `{"error": ..., "hint": ...}`.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -128,13 +127,13 @@ NO_FACE_WARNING = ("No face found: the whole picture was judged, and the model l
 
 def _picture_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from the picture's header (nothing decoded)."""
-    from PIL import Image
+    from deepfake_coach.images import UnreadablePicture, read_header
 
     try:
-        with Image.open(io.BytesIO(data)) as picture:
-            return picture.size
-    except Exception:  # already decoded once to be judged: a header that fails here only means "unknown"
+        header = read_header(data)
+    except UnreadablePicture:  # it was decoded to be judged, so this does not happen; if it did: size unknown
         return None
+    return header.width, header.height
 
 
 def _curl(request: Request) -> str:
