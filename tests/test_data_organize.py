@@ -202,7 +202,42 @@ def test_class_with_only_unreadable_files(cli, tmp_path):
     result = cli("data", "organize", src, "--data-dir", tmp_path / "d")
     assert result.exit_code == 1
     assert "no usable fake images" in result.stderr
+    # what was found is said here: nothing was listed before this message (it stops before the summary)
+    assert "fake/ holds 1 file, and none is a picture dfcoach can train on: fake/broken.jpg (" in result.stderr
+    assert "listed above" not in result.stderr
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("what, said", [
+    ("text", "fake/ holds 1 file, and none is a picture dfcoach can train on: fake/notes.txt ("),
+    ("empty", "There are no fake images in"),
+])
+def test_a_class_folder_without_pictures_says_what_it_holds(cli, tmp_path, what, said):
+    src = make_faces_folder(tmp_path / "src", real=5, fake=0)
+    (src / "fake").mkdir()
+    if what == "text":
+        (src / "fake" / "notes.txt").write_text("my notes")
+    result = cli("data", "organize", src, "--data-dir", tmp_path / "d")
+    assert result.exit_code == 1 and said in result.stderr and "listed above" not in result.stderr
+    if what == "empty":
+        assert "fake/ holds no files" in result.stderr
+
+
+def test_the_same_photo_in_real_and_fake_goes_to_one_split_and_is_named(cli, tmp_path):
+    src = make_faces_folder(tmp_path / "src", real=30, fake=30)
+    for i in range(4):  # four pictures carry both labels
+        shutil.copy(src / "real" / f"real_{i:03d}.jpg", src / "fake" / f"also_{i}.jpg")
+    result = cli("data", "organize", src, "--data-dir", tmp_path / "d")
+    assert result.exit_code == 0, result.output
+    assert "4 pictures are in both real/ and fake/: keep each in one" in result.stderr
+    assert "real/real_000.jpg = fake/also_0.jpg" in result.stderr
+    for i in range(4):
+        (real_copy,) = list((tmp_path / "d").glob(f"*/real/real_{i:03d}.jpg"))
+        (fake_copy,) = list((tmp_path / "d").glob(f"*/fake/also_{i}.jpg"))
+        assert real_copy.parent.parent == fake_copy.parent.parent  # one split
+    check = cli("data", "check", "--data-dir", tmp_path / "d")
+    # no leakage to loop on (organize --force would rebuild the same thing): the picture is named as carrying both labels
+    assert "more than one split" not in check.stdout and "in both real/ and fake/: keep each in one" in check.stdout
 
 
 def test_too_few_images_to_split(cli, tmp_path):

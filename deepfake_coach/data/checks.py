@@ -385,13 +385,14 @@ def _duplicate_problems(data_dir: Path, usable: dict[tuple[str, str], list[Path]
     for i, j in pairs:
         (split_a, label_a, a), (split_b, label_b, b) = entries[i], entries[j]
         line = f"{_rel(data_dir, a)} = {_rel(data_dir, b)}"
-        if split_a != split_b:
-            leaks.append(line)
-        elif label_a != label_b:
+        if label_a != label_b:  # first, whatever the splits: no rebuild can fix a picture that carries both labels
             conflicts.append(line)
+        elif split_a != split_b:
+            leaks.append(line)
     problems = []
     if leaks:
-        splits = Counter(f"{entries[i][0]}/{entries[j][0]}" for i, j in pairs if entries[i][0] != entries[j][0])
+        splits = Counter(f"{entries[i][0]}/{entries[j][0]}" for i, j in pairs
+                         if entries[i][0] != entries[j][0] and entries[i][1] == entries[j][1])
         problems.append(
             Problem(
                 "leakage",
@@ -410,9 +411,11 @@ def _duplicate_problems(data_dir: Path, usable: dict[tuple[str, str], list[Path]
             Problem(
                 "conflicting_labels",
                 "warning",
-                f"{len(conflicts)} picture{'s are' if len(conflicts) > 1 else ' is'} both in real/ and in fake/.",
+                f"{len(conflicts)} picture{'s are' if len(conflicts) > 1 else ' is'} in both real/ and fake/: keep "
+                f"{'each' if len(conflicts) > 1 else 'it'} in one.",
                 "The same picture cannot be both; the model is taught two opposite answers for it.",
-                "Find out which folder each belongs in and delete the other copy.",
+                "Find out which folder each belongs in and delete the other copy (in your own folder too, if you "
+                "organize again: rebuilding keeps both).",
                 conflicts,
             )
         )

@@ -69,6 +69,7 @@ class OrganizeResult:
     linked: int = 0
     copied: int = 0
     carved: list[str] = field(default_factory=list)  # splits the source lacked, taken from its train split
+    both_labels: list[tuple[str, str]] = field(default_factory=list)  # (real file, fake file): one picture, both labels
 
     @property
     def total(self) -> int:
@@ -262,13 +263,6 @@ def _plan(layout: SourceLayout, items: dict[Key, list[_Item]], fractions, seed: 
                     item.split = split
         carved = missing
     planned = [item for class_items in items.values() for item in class_items]
-    for label in CLASSES:
-        if not any(item.label == label for item in planned):
-            raise DataError(
-                f"There are no usable {label} images in {layout.root}.",
-                hint="Every file in that folder was skipped (listed above). Add readable JPEG or PNG images of "
-                f"{label} faces.",
-            )
     too_few = [label for label in CLASSES if sum(item.label == label for item in planned) < 3 and not layout.presplit]
     if too_few:
         raise DataError(
@@ -276,6 +270,48 @@ def _plan(layout: SourceLayout, items: dict[Key, list[_Item]], fractions, seed: 
             hint="Add more images; a detector needs hundreds per class to learn anything (500+ is a good start).",
         )
     return planned, carved
+
+
+def _require_both_labels(layout: SourceLayout, items: dict[Key, list[_Item]], folder_files: dict[Path, list[Path]],
+                         skipped: list[tuple[str, str]]) -> None:
+    """Each class needs a usable picture; when one has none, say what its folders hold instead (the
+    skipped files are not listed anywhere yet: this stops before the summary)."""
+    why = dict(skipped)
+    for label in CLASSES:
+        if any(key[1] == label and found for key, found in items.items()):
+            continue
+        folders = [folder for (_, of), found in layout.folders.items() if of == label for folder in found]
+        shown = ", ".join(f"{folder.relative_to(layout.root).as_posix() or folder.name}/" for folder in folders[:3])
+        files = [path.relative_to(layout.root).as_posix() for folder in folders for path in folder_files[folder]]
+        if not files:
+            raise DataError(f"There are no {label} images in {layout.root}: {shown} holds no files.",
+                            hint=f"Put pictures of {label} faces (JPEG or PNG) in {shown}, then run the same command again.")
+        listed = "; ".join(f"{file} ({why.get(file, 'not used')})" for file in files[:3]) + (f"; and {len(files) - 3:,} more" if len(files) > 3 else "")
+        raise DataError(f"There are no usable {label} images in {layout.root}: {shown} holds {len(files):,} "
+                        f"file{'s' if len(files) != 1 else ''}, and none is a picture dfcoach can train on: {listed}.",
+                        hint=f"Add readable JPEG or PNG pictures of {label} faces to {shown}.")
+
+
+def _keep_both_labels_together(planned: list[_Item], root: Path) -> list[tuple[str, str]]:
+    """One picture in real/ and in fake/: its copies go to one split (else `data check` calls it leakage,
+    and rebuilding makes the same split again), and each such pair (real file, fake file) is returned,
+    for the person to decide which label is right."""
+    ordered = sorted(planned, key=lambda item: item.path.as_posix())
+    pairs = find_same_pictures([item.path for item in ordered], [item.info.phash for item in ordered])
+    crossing = [(i, j) for i, j in pairs if ordered[i].label != ordered[j].label]
+    if not crossing:
+        return []
+    groups = group_duplicates(len(ordered), pairs)
+    mixed = {groups[i] for i, _ in crossing}
+    split_of_group: dict[int, str | None] = {}
+    for item, group in zip(ordered, groups):
+        if group in mixed:
+            item.split = split_of_group.setdefault(group, item.split)
+    named = []
+    for i, j in crossing:
+        real, fake = (ordered[i], ordered[j]) if ordered[i].label == "real" else (ordered[j], ordered[i])
+        named.append((_shown(real, root), _shown(fake, root)))
+    return named
 
 
 def _unique_names(planned: list[_Item]) -> None:
@@ -311,12 +347,15 @@ def organize(
     infos = scan_images(files, layout.root, progress=progress, description="Checking your images")
     skipped: list[tuple[str, str]] = []
     items = _usable_items(layout, folder_files, infos, skipped)
+    _require_both_labels(layout, items, folder_files, skipped)
     planned, carved = _plan(layout, items, split, seed)
+    both_labels = [] if layout.presplit else _keep_both_labels_together(planned, layout.root)  # a split given is kept
     _unique_names(planned)
     _require_space(planned, data_dir, link)
 
     result = OrganizeResult(layout.root, layout.presplit, {s: {c: 0 for c in CLASSES} for s in SPLITS}, skipped, carved=carved)
     result.shortened = [(_shown(item, layout.root), f"{item.split}/{item.label}/{item.name}") for item in planned if item.shortened]
+    result.both_labels = both_labels
     try:
         with building_dataset(data_dir, replace, progress) as staging:
             _write(planned, staging, data_dir, link, result, progress)

@@ -103,6 +103,16 @@ def render_organize_summary(result, data_dir) -> None:
             messages.err().print(f"  - {file} -> {name}", markup=False)
         if len(shortened) > 10:
             messages.err().print(f"  ... and {len(shortened) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+    both = getattr(result, "both_labels", [])
+    if both:
+        one = len(both) == 1
+        messages.warn(f"{'this picture is' if one else f'{len(both):,} pictures are'} in both real/ and fake/: keep "
+                      f"{'it' if one else 'each'} in one (a picture cannot be both, and the model is taught two opposite "
+                      f"answers for it). dfcoach put the copies in one split; delete the wrong copy and organize again:")
+        for real, fake in both[:10]:
+            messages.err().print(f"  - {real} = {fake}", markup=False)
+        if len(both) > 10:
+            messages.err().print(f"  ... and {len(both) - 10:,} more", markup=False)
     if result.skipped:
         messages.warn(f"skipped {len(result.skipped):,} file{'s' if len(result.skipped) != 1 else ''}, each listed with the reason:")
         for file, why in result.skipped[:10]:
