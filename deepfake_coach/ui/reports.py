@@ -83,6 +83,14 @@ def render_dataset_choices(choices: tuple[DatasetChoice, ...], console: Console)
         console.print(Padding(escape(choice.how_to_get), (0, 0, 0, 4), expand=False), style="cyan")
 
 
+def _list_some(lines: list[str], where_the_rest_are: str = "", shown: int = 10) -> None:
+    """The first `shown` lines, as text (file names are not markup), and how many more there are."""
+    for line in lines[:shown]:
+        messages.err().print(f"  - {line}", markup=False)
+    if len(lines) > shown:
+        messages.err().print(f"  ... and {len(lines) - shown:,} more{where_the_rest_are}", markup=False)
+
+
 def render_organize_summary(result, data_dir) -> None:
     """What `organize` did, as messages: how many images, from where, and what was skipped or fixed."""
     how = f"linked {result.linked:,}" if result.linked else f"copied {result.copied:,}"
@@ -99,26 +107,17 @@ def render_organize_summary(result, data_dir) -> None:
         messages.info(f"{len(shortened):,} image{'' if one else 's'} had a name too long for a file once the folders "
                       f"{'it was' if one else 'they were'} in became part of it (file systems allow 255 characters), so "
                       f"{'it was' if one else 'they were'} given a shorter one:")
-        for file, name in shortened[:10]:
-            messages.err().print(f"  - {file} -> {name}", markup=False)
-        if len(shortened) > 10:
-            messages.err().print(f"  ... and {len(shortened) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+        _list_some([f"{file} -> {name}" for file, name in shortened], f" (listed in {data_dir}/.dfcoach/organize.json)")
     both = getattr(result, "both_labels", [])
     if both:
         one = len(both) == 1
         messages.warn(f"{'this picture is' if one else f'{len(both):,} pictures are'} in both real/ and fake/: keep "
                       f"{'it' if one else 'each'} in one (a picture cannot be both, and the model is taught two opposite "
                       f"answers for it). dfcoach put the copies in one split; delete the wrong copy and organize again:")
-        for real, fake in both[:10]:
-            messages.err().print(f"  - {real} = {fake}", markup=False)
-        if len(both) > 10:
-            messages.err().print(f"  ... and {len(both) - 10:,} more", markup=False)
+        _list_some([f"{real} = {fake}" for real, fake in both])
     if result.skipped:
         messages.warn(f"skipped {len(result.skipped):,} file{'s' if len(result.skipped) != 1 else ''}, each listed with the reason:")
-        for file, why in result.skipped[:10]:
-            messages.err().print(f"  - {file}: {why}", markup=False)
-        if len(result.skipped) > 10:
-            messages.err().print(f"  ... and {len(result.skipped) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+        _list_some([f"{file}: {why}" for file, why in result.skipped], f" (listed in {data_dir}/.dfcoach/organize.json)")
 
 
 def render_video_summary(result, data_dir) -> None:
