@@ -20,7 +20,6 @@ from deepfake_coach.images import UnreadablePicture, open_picture
 
 MODELS_DIR = Path("models")
 MODEL_GLOB = "best_model_*.pth"
-KNOWN_PREPROCESSING = {"exif_upright+resize_shorter_side+center_crop"}
 DEFAULT_THRESHOLD = 0.5  # for model files saved before training chose a threshold
 # Where the threshold in use comes from, as reports and JSON name it
 FROM_VALIDATION = "validation"  # chosen by training on the validation images
@@ -112,11 +111,11 @@ class Detector:
     def __init__(self, checkpoint: dict, path: Path | None = None, device: str = "cpu"):
         import torch
 
-        from deepfake_coach.train.checkpoint import model_from_checkpoint
+        from deepfake_coach.train.checkpoint import PREPROCESSING, model_from_checkpoint
         from deepfake_coach.train.models import for_inference
 
         preprocessing = checkpoint.get("preprocessing")
-        if preprocessing not in KNOWN_PREPROCESSING:
+        if preprocessing != PREPROCESSING:
             raise CoachError(
                 f"This model was made with a preprocessing this dfcoach does not know ({preprocessing}).",
                 hint="Update dfcoach (pip install -U deepfake-coach), or train a new model with `dfcoach train`.",

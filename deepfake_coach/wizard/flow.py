@@ -6,7 +6,7 @@ run again continues where it stopped, or starts over without deleting anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -53,7 +53,6 @@ class Wizard:
     config_path: Path = Path(CONFIG_FILE)
     project_dir: Path = Path(".")
     continuing: bool = False  # picking up an earlier session: its answers in dfcoach.yaml stand
-    notes: dict = field(default_factory=dict)  # what one step leaves for a later one in the same session
 
     def save(self) -> None:
         save_project_config(self.config, self.config_path)

@@ -248,7 +248,6 @@ def _train(wizard: Wizard, quick: bool, resume: str | None = None):
     result = fit(config, wizard.config.data.dir, wizard.project_dir, pretrained=wizard.config.wizard.pretrained, resume=resume,
                  progress=wizard.progress, reporter=reporter)
     render_summary(result, [], wizard.out)
-    wizard.notes["last_result"] = result
     return result
 
 
