@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Protocol, Sequence
 
 from deepfake_coach.data.layout import CLASSES
 from deepfake_coach.plotting import pyplot, save_figure
 
-if TYPE_CHECKING:
-    from deepfake_coach.evaluate import Judged
+
+class Judged(Protocol):
+    """What a picture needs to be drawn: evaluate.Judged (described here, so this module needs nothing above it)."""
+
+    file: str
+    label: str
+    fake_probability: float
+
+    def called(self, threshold: float) -> str: ...
 
 MISTAKES_SHOWN = 16  # a 4x4 grid: enough to see a pattern, small enough to look at each one
 THUMBNAIL = 160
@@ -61,7 +68,7 @@ def plot_roc(truth: Sequence[int], fake_probabilities: Sequence[float], threshol
     save_figure(figure, path)
 
 
-def plot_mistakes(mistakes: Sequence[tuple[Path, "Judged"]], judged: int, threshold: float, path: Path) -> None:
+def plot_mistakes(mistakes: Sequence[tuple[Path, Judged]], judged: int, threshold: float, path: Path) -> None:
     """The most confidently wrong images, worst first: where the model fails is where to look for bad labels."""
     from deepfake_coach.inference import UnreadableImage, open_image
 

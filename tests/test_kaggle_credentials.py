@@ -24,7 +24,7 @@ from kaggle_fixtures import (  # noqa: F401  (fixtures)
 )
 
 from deepfake_coach.errors import CoachError
-from deepfake_coach.kaggle import credentials as creds
+from deepfake_coach.kaggle import api, credentials as creds
 from deepfake_coach.kaggle.api import KaggleOffline, KaggleRefused, KaggleTokenExpired, KaggleWrongCredentials, NoKaggleCredentials
 
 
@@ -252,9 +252,9 @@ def test_fix_permissions_that_fails_says_how(home, monkeypatch):
 
 def test_a_good_key_and_a_good_token_are_accepted(kaggle, home):
     write_kaggle_json(home)
-    assert creds.validate_credentials().username == GOOD_USER
+    assert api.validate().username == GOOD_USER
     write_access_token(home)
-    validated = creds.validate_credentials()
+    validated = api.validate()
     assert validated.username == GOOD_USER and validated.found.kind == "access_token file"
     assert kaggle.api_calls() == ["GetDatasetMetadata", "IntrospectToken"]
 
@@ -262,44 +262,44 @@ def test_a_good_key_and_a_good_token_are_accepted(kaggle, home):
 def test_variables_are_validated_too(kaggle, home, monkeypatch):
     monkeypatch.setenv("KAGGLE_USERNAME", GOOD_USER)
     monkeypatch.setenv("KAGGLE_KEY", GOOD_KEY)
-    assert creds.validate_credentials().found.kind == "KAGGLE_USERNAME/KAGGLE_KEY variables"
+    assert api.validate().found.kind == "KAGGLE_USERNAME/KAGGLE_KEY variables"
     monkeypatch.setenv("KAGGLE_API_TOKEN", GOOD_TOKEN)
-    assert creds.validate_credentials().found.kind == "KAGGLE_API_TOKEN variable"
+    assert api.validate().found.kind == "KAGGLE_API_TOKEN variable"
 
 
 def test_wrong_key_and_wrong_token(kaggle, home):
     write_kaggle_json(home, key="f" * 32)
     with pytest.raises(KaggleWrongCredentials, match="did not accept the credentials from the key file ~/.kaggle/kaggle.json") as error:
-        creds.validate_credentials()
+        api.validate()
     assert "dfcoach kaggle setup" in error.value.hint and "f" * 32 not in error.value.message
     write_access_token(home, "KGAT_not_a_real_token_xyz")
     with pytest.raises(KaggleWrongCredentials, match="HTTP 401"):
-        creds.validate_credentials()
+        api.validate()
 
 
 def test_an_expired_token(kaggle, home):
     write_access_token(home, EXPIRED_TOKEN)
     with pytest.raises(KaggleTokenExpired, match="no longer active") as error:
-        creds.validate_credentials()
+        api.validate()
     assert "~/.kaggle/access_token" in error.value.message and "--replace" in error.value.hint
 
 
 def test_kaggle_refusing(kaggle, home):
     write_kaggle_json(home, username=REFUSED_USER)
     with pytest.raises(KaggleRefused, match="HTTP 403.*verify your phone number") as error:
-        creds.validate_credentials()
+        api.validate()
     assert "accept" in error.value.hint
     kaggle.status_override = 503
     write_kaggle_json(home)
     with pytest.raises(KaggleRefused, match="servers had a problem .*HTTP 503"):
-        creds.validate_credentials()
+        api.validate()
 
 
 def test_offline_is_told_as_offline(home, monkeypatch):
     write_kaggle_json(home)
     point_kaggle_at(monkeypatch, closed_port_url())
     with pytest.raises(KaggleOffline, match="seems to be offline") as error:
-        creds.validate_credentials(timeout=2)
+        api.validate(timeout=2)
     assert "--archive" in error.value.hint
 
 
@@ -310,12 +310,12 @@ def test_a_server_that_never_answers_times_out(home, monkeypatch):
         silent.listen(8)
         point_kaggle_at(monkeypatch, f"http://127.0.0.1:{silent.getsockname()[1]}")
         with pytest.raises(KaggleOffline, match="did not answer within 0.3 seconds"):
-            creds.validate_credentials(timeout=0.3)
+            api.validate(timeout=0.3)
 
 
 def test_no_credentials_at_all(home):
     with pytest.raises(NoKaggleCredentials) as error:
-        creds.validate_credentials()
+        api.validate()
     assert "dfcoach kaggle setup" in error.value.hint and "--archive" in error.value.hint
 
 
@@ -323,7 +323,7 @@ def test_validation_reads_nothing_but_what_was_found(kaggle, home):
     """The secret goes to Kaggle and nowhere else: os.environ is left as it was."""
     write_kaggle_json(home)
     before = dict(os.environ)
-    creds.validate_credentials()
+    api.validate()
     assert dict(os.environ) == before
 
 
@@ -348,6 +348,6 @@ def test_a_kaggle_auth_login_sign_in_is_validated_with_its_access_token(kaggle, 
         "username": GOOD_USER,
     }
     (home / ".kaggle" / "credentials.json").write_text(json.dumps(sign_in))
-    validated = creds.validate_credentials()
+    validated = api.validate()
     assert validated.found.kind == "kaggle auth login" and validated.username == GOOD_USER
     assert kaggle.api_calls() == ["IntrospectToken"]

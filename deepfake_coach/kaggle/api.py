@@ -230,7 +230,10 @@ def validate(
     home: Path | None = None,
     timeout: float = 10.0,
 ) -> Validated:
-    """One real API call that only works with good credentials (see credentials.validate_credentials)."""
+    """Ask Kaggle whether the credentials work: one real API call that only works with good ones
+    (`timeout` seconds at most). Returns the `Validated` credentials (with the Kaggle user name when
+    Kaggle tells it) or raises one of `NoKaggleCredentials`, `KaggleOffline`, `KaggleWrongCredentials`,
+    `KaggleTokenExpired`, `KaggleRefused` (all `CoachError`s with a next step)."""
     found = found or find_credentials(environ, home)
     if found is None:
         raise no_credentials_error()

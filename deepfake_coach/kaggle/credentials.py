@@ -376,21 +376,3 @@ def _show(path: Path, home: Path) -> str:
 
 def shown(path: Path, home: Path | None = None) -> str:
     return _show(Path(path), _home(home))
-
-
-def validate_credentials(
-    found: FoundCredentials | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    home: Path | None = None,
-    timeout: float = 10.0,
-):
-    """Ask Kaggle whether the credentials work (a real API call, `timeout` seconds at most).
-
-    Returns a `kaggle.api.Validated` (the Kaggle user name when Kaggle tells it) or raises
-    one of `NoKaggleCredentials`, `KaggleOffline`, `KaggleWrongCredentials`,
-    `KaggleTokenExpired`, `KaggleRefused` (all `CoachError`s with a next step).
-    """
-    from deepfake_coach.kaggle import api
-
-    return api.validate(found, environ=environ, home=home, timeout=timeout)

@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 from deepfake_coach.errors import CoachError, MissingAnswer
 from deepfake_coach.kaggle.api import ARCHIVE_HINT, DATASET_URL, NoKaggleCredentials, Validated
+from deepfake_coach.kaggle.api import validate as validate_credentials
 from deepfake_coach.kaggle.credentials import (
     API_SETTINGS_URL,
     FoundCredentials,
@@ -22,7 +23,6 @@ from deepfake_coach.kaggle.credentials import (
     install_pasted_token,
     install_token_file,
     shown,
-    validate_credentials,
 )
 from deepfake_coach.ui.prompts import Choice, Prompter
 
