@@ -18,6 +18,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from deepfake_coach import __version__
+from deepfake_coach.data import sources
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, debug_enabled
 from deepfake_coach.ui import console
 from deepfake_coach.ui.progress import ProgressMode, make_progress
@@ -123,7 +124,7 @@ def root(
 @_command(app, "init")
 def init(
     ctx: typer.Context,
-    dataset: Annotated[Optional[str], typer.Option(help="tiny_demo, kaggle_140k, faceforensics, folder or sample.", show_default=False)] = None,
+    dataset: Annotated[Optional[str], typer.Option(help=f"{sources.listed(sources.NAMES)}.", show_default=False)] = None,
     data_dir: DataDir = None,
     source: Annotated[Optional[Path], typer.Option(help="folder: your folder with real/ and fake/; faceforensics: the download folder.", show_default=False)] = None,
     archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser (or its unzipped folder).", show_default=False)] = None,
@@ -164,17 +165,17 @@ Balance = Annotated[bool, typer.Option("--balance/--no-balance", help="Videos: f
 @_command(data_app, "list")
 def data_list() -> None:
     """Show the datasets you can train on, and which one to pick."""
-    from deepfake_coach.data.catalog import CHOICES
+    from deepfake_coach.data.sources import SOURCES
     from deepfake_coach.ui.reports import render_dataset_choices
 
-    render_dataset_choices(CHOICES, console.out())
+    render_dataset_choices(SOURCES, console.out())
     console.next_step("dfcoach data download tiny_demo", why="A first run, offline, in seconds")
 
 
 @_command(data_app, "download")
 def data_download(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="tiny_demo (offline demo faces), kaggle_140k (real photos, free Kaggle account), sample (empty folders to fill) or faceforensics (your FaceForensics++ download, with --source).", show_default=False)],
+    name: Annotated[str, typer.Argument(help=f"{sources.listed(sources.DOWNLOADABLE)} (`dfcoach data list` says what each is).", show_default=False)],
     data_dir: DataDir = None,
     images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class (split 70/20/10).")] = 500,
     archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser, or the folder you unzipped it into (no Kaggle token needed).", show_default=False)] = None,
@@ -195,6 +196,8 @@ def data_download(
     from deepfake_coach.data import download
 
     session, data_dir = _session(ctx), _data_dir(data_dir)
+    if name not in sources.DOWNLOADABLE:
+        raise download.not_downloadable(name)
     if name == "kaggle_140k":
         per_class = {"train": train_per_class, "val": val_per_class, "test": test_per_class}
         _download_kaggle_140k(session, data_dir, archive, download_dir, per_class, seed, force)
@@ -208,8 +211,6 @@ def data_download(
         console.success(f"{what} in {data_dir}/. Read {data_dir}/README.txt for where images go.")
         console.next_step(f"dfcoach data check --data-dir {data_dir}", why="When you have added images")
         return
-    if name != "tiny_demo":
-        raise download.not_downloadable(name)
     replace = _may_replace(data_dir, force, session)
     count = download.download_tiny_demo(data_dir, images_per_class, seed, replace, session.progress())
     console.success(f"Wrote {count:,} demo images to {data_dir}/ (which image has which artifact: {data_dir}/manifest.csv).")

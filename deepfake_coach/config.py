@@ -14,11 +14,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
+from deepfake_coach.data.sources import NAMES as SOURCE_NAMES
 from deepfake_coach.errors import CoachError
 from deepfake_coach.fsutil import atomic_write_text
 
 CONFIG_FILE = "dfcoach.yaml"
-DatasetName = Literal["tiny_demo", "kaggle_140k", "faceforensics", "folder", "sample"]
+DatasetName = Literal[SOURCE_NAMES]  # the registry's names (data/sources), one list for all of dfcoach
 
 
 class _Strict(BaseModel):

@@ -112,3 +112,16 @@ def test_a_fit_dataset_points_to_training_next(cli, tmp_path):
     dataset = tmp_path / "dataset"
     result = cli("data", "download", "tiny_demo", "--data-dir", dataset, "--images-per-class", 10)
     assert f"dfcoach train --quick --data-dir {dataset}" in result.stderr
+
+
+def test_one_registry_of_dataset_sources_feeds_every_list():
+    """data list, download's choices, dfcoach.yaml's data.source and the wizard's menu come from one registry."""
+    import typing
+
+    from deepfake_coach.config import DataConfig
+    from deepfake_coach.data import sources
+    from deepfake_coach.wizard.steps import DATASET_GETTERS
+
+    assert set(DATASET_GETTERS) == set(sources.NAMES)
+    assert set(typing.get_args(typing.get_args(DataConfig.model_fields["source"].annotation)[0])) == set(sources.NAMES)
+    assert set(sources.DOWNLOADABLE) == set(sources.NAMES) - {"folder"}

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepfake_coach.data.catalog import CHOICES, get_choice
-from deepfake_coach.data.sources import sample
+from deepfake_coach.data.sources import DOWNLOADABLE, get_source, sample
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
-
-DOWNLOADABLE = ("tiny_demo", "kaggle_140k", "sample", "faceforensics")
-
 
 def download_tiny_demo(
     data_dir: Path, images_per_class: int = 500, seed: int = 0, replace: bool = False, progress: Progress = NO_PROGRESS
@@ -42,11 +38,10 @@ def create_sample(data_dir: Path) -> list[Path]:
 
 
 def not_downloadable(name: str) -> CoachError:
-    """What to tell someone who asks for a dataset dfcoach cannot fetch by itself (yet)."""
-    names = [choice.name for choice in CHOICES]
-    if name not in names:
-        return UsageError(f"There is no dataset called {name!r}.", hint=f"Choose one of: {', '.join(DOWNLOADABLE)} (see `dfcoach data list`).")
-    choice = get_choice(name)
+    """What to tell someone who asks for a dataset dfcoach cannot fetch by itself."""
+    if name in DOWNLOADABLE:
+        raise ValueError(f"{name} is downloadable")  # a caller's mistake, not the person's
+    choice = get_source(name)  # a UsageError listing the names when there is no such dataset
     return DataError(
         f"dfcoach cannot download {choice.title} by itself in this version.",
         hint=f"To use it: {choice.how_to_get}",

@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
-from deepfake_coach.data.catalog import DatasetChoice
 from deepfake_coach.data.checks import DatasetReport, Problem
 from deepfake_coach.data.layout import CLASSES, SPLITS
+from deepfake_coach.data.sources import Source
 from deepfake_coach.ui import console as messages
 
 FILES_SHOWN = 5
@@ -61,7 +61,7 @@ def _render_problem(number: int, problem: Problem, console: Console, report: Dat
             console.print(f"     ... and {more:,} more (all listed in {escape(str(report.data_dir))}/.dfcoach/report.json)")
 
 
-def render_dataset_choices(choices: tuple[DatasetChoice, ...], console: Console) -> None:
+def render_dataset_choices(choices: tuple[Source, ...], console: Console) -> None:
     """A compact table (fits 80 columns), then how to get each one."""
     table = Table(title="Datasets you can train on", title_justify="left")
     table.add_column("Name", style="bold", no_wrap=True)

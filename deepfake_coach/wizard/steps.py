@@ -43,10 +43,10 @@ def environment(wizard: Wizard) -> None:
 
 
 def choose_dataset(wizard: Wizard) -> None:
-    from deepfake_coach.data.catalog import CHOICES
+    from deepfake_coach.data.sources import SOURCES
 
     options, config = wizard.options, wizard.config
-    choices = [Choice(c.name, f"{c.name}: {c.summary}" + (" (recommended)" if c.recommended else "")) for c in CHOICES if c.name in DATASET_GETTERS]
+    choices = [Choice(c.name, f"{c.name}: {c.summary}" + (" (recommended)" if c.recommended else "")) for c in SOURCES]
     # Continuing an earlier session, dfcoach.yaml answers what was chosen then; starting afresh, it is asked again.
     given = options.dataset or (config.data.source if wizard.continuing else None)
     _check_dataset_name(given)

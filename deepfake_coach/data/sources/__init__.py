@@ -1,1 +1,102 @@
-"""Where a dataset comes from: the generated demo, an empty skeleton, Kaggle, FaceForensics++, a folder."""
+"""Where a dataset comes from: the generated demo, an empty skeleton, Kaggle, FaceForensics++, a folder.
+
+The registry below is the one list of them: `data list`, the commands' choices and help, the checks on
+dfcoach.yaml's `data.source` and the wizard's menu are all made from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deepfake_coach.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    title: str
+    size: str
+    account: str  # what is needed to get it, "no" when nothing
+    time_to_get: str
+    summary: str
+    how_to_get: str
+    downloadable: bool  # `dfcoach data download NAME` makes it (folder: `dfcoach data organize`)
+    recommended: bool = False
+    good_first: bool = False
+
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        name="tiny_demo",
+        title="Offline demo faces",
+        size="1,000 images, ~7 MB",
+        account="no",
+        time_to_get="~10 seconds",
+        summary="Synthetic faces; the fakes carry real deepfake artifacts. Works offline. Best for a first run.",
+        how_to_get="dfcoach data download tiny_demo",
+        downloadable=True,
+        good_first=True,
+    ),
+    Source(
+        name="kaggle_140k",
+        title="140k Real and Fake Faces, on Kaggle",
+        size="140,000 images, ~4 GB",
+        account="free Kaggle",
+        time_to_get="10-30 minutes",
+        summary="Real FFHQ photos vs StyleGAN faces. The real thing, and what the guide recommends.",
+        how_to_get="dfcoach kaggle setup, then dfcoach data download kaggle_140k (or, with the zip from "
+        "kaggle.com/datasets/xhlulu/140k-real-and-fake-faces downloaded in a browser: "
+        "dfcoach data download kaggle_140k --archive ZIP)",
+        downloadable=True,
+        recommended=True,
+    ),
+    Source(
+        name="faceforensics",
+        title="FaceForensics++",
+        size="videos, 10+ GB",
+        account="request form",
+        time_to_get="days",
+        summary="Face-swap videos used in research; dfcoach cuts the faces out of their frames.",
+        how_to_get="request access at github.com/ondyari/FaceForensics, run its download script (docs/faceforensics.md), "
+        "then: dfcoach data download faceforensics --source DOWNLOAD_FOLDER",
+        downloadable=True,
+    ),
+    Source(
+        name="folder",
+        title="Your own images",
+        size="yours",
+        account="no",
+        time_to_get="a minute",
+        summary="A folder with real/ and fake/ subfolders, split for you into train/val/test.",
+        how_to_get="dfcoach data organize FOLDER  (FOLDER holds real/ and fake/)",
+        downloadable=False,
+    ),
+    Source(
+        name="sample",
+        title="Empty skeleton",
+        size="0 images",
+        account="no",
+        time_to_get="instant",
+        summary="The empty dataset/{train,val,test}/{real,fake} folders, to fill by hand.",
+        how_to_get="dfcoach data download sample",
+        downloadable=True,
+    ),
+)
+
+
+
+
+NAMES: tuple[str, ...] = tuple(source.name for source in SOURCES)
+DOWNLOADABLE: tuple[str, ...] = tuple(source.name for source in SOURCES if source.downloadable)
+
+
+def get_source(name: str) -> Source:
+    for source in SOURCES:
+        if source.name == name:
+            return source
+    raise UsageError(f"There is no dataset called {name!r}.", hint=f"Choose one of: {', '.join(NAMES)} (see `dfcoach data list`).")
+
+
+def listed(names: tuple[str, ...]) -> str:
+    """"a, b or c", for help texts."""
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
