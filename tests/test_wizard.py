@@ -320,6 +320,106 @@ def test_kaggle_ctrl_c_at_the_token_question_stops_rather_than_asking_for_a_zip(
     assert len(run.prompter.asked) == 1
 
 
+class Successive(ScriptedPrompter):
+    """A person who answers a question that comes back differently each time: a list holds one answer
+    per asking, in order. Records the choices each select offered."""
+
+    def __init__(self, answers):
+        super().__init__(answers)
+        self.offered: dict[str, list[list[str]]] = {}
+
+    def _take(self, question, flag):
+        answer = super()._take(question, flag)
+        if isinstance(answer, list):
+            assert answer, f"{flag} asked more often than the person answered it"
+            return answer.pop(0)
+        return answer
+
+    def select(self, question, choices, *, flag, default=None):
+        self.offered.setdefault(flag, []).append([choice.value for choice in choices])
+        return super().select(question, choices, flag=flag, default=default)
+
+
+def _holiday_zip(path):
+    import zipfile
+
+    from conftest import image_bytes
+
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("holiday/cat.jpg", image_bytes(1))
+        out.writestr("holiday/dog.jpg", image_bytes(2))
+    return path
+
+
+def test_kaggle_a_typed_zip_that_is_not_the_140k_is_explained_and_asked_again(home, capsys):
+    _short_runs()
+    wrong, right = _holiday_zip(home.parent / "photos.zip"), make_140k_zip(home.parent / "140k.zip")
+    run = Run(dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)
+    run.prompter = Successive({"--token-file": "skip", "--archive": [str(wrong), str(right)], "--archive (again)": ["another"]})
+    run()
+    assert run.prompter.asked == ["--token-file", "--archive", "--archive (again)", "--archive"]
+    # what it found, what was expected, and the choices: a zip cannot be the "own folder" route
+    said = " ".join(run.text.split())  # as read, whatever the line breaks
+    assert "photos.zip is not the 140k Real and Fake Faces dataset" in said and "At its top it has: holiday/" in said
+    assert "real_vs_fake/real-vs-fake/" in said
+    assert run.prompter.offered["--archive (again)"] == [["another", "stop"]]
+    assert "images sampled from" in capsys.readouterr().err
+    project = home.parent / "project"
+    assert (project / "dataset" / "manifest.csv").is_file()
+    assert load_project_config(project / "dfcoach.yaml").data.source == "kaggle_140k"
+    assert completed(project)[-1] == "farewell"
+
+
+def test_kaggle_a_typed_folder_of_real_and_fake_images_can_be_trained_on_as_your_own(home, capsys):
+    _short_runs()
+    faces = make_faces_folder(home.parent / "my_faces", real=20, fake=20)
+    run = Run(dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)
+    run.prompter = Successive({"--token-file": "skip", "--archive": [str(faces)], "--archive (again)": ["folder"]})
+    run()
+    assert run.prompter.asked == ["--token-file", "--archive", "--archive (again)"]
+    assert run.prompter.offered["--archive (again)"] == [["another", "folder", "stop"]]
+    said = " ".join(run.text.split())
+    assert "my_faces is not the 140k Real and Fake Faces dataset" in said and "At its top it has: fake/, real/" in said
+    assert "Organized 40 images from" in capsys.readouterr().err
+    project = home.parent / "project"
+    assert load_project_config(project / "dfcoach.yaml").data.source == "folder"  # init run again knows what it trains on
+    assert completed(project)[-1] == "farewell"
+
+
+def test_kaggle_stopping_after_a_wrong_path_writes_nothing_and_says_how_to_continue(home):
+    _short_runs()
+    wrong = _holiday_zip(home.parent / "photos.zip")
+    run = Run(dataset="kaggle_140k")
+    run.prompter = Successive({"--token-file": "skip", "--archive": [str(wrong)], "--archive (again)": ["stop"]})
+    with pytest.raises(DataError) as caught:
+        run()
+    assert "is not the 140k dataset" in caught.value.message and "dfcoach init" in caught.value.hint
+    project = home.parent / "project"
+    assert not (project / "dataset").exists()
+    assert completed(project) == ["welcome", "environment"]
+
+
+@pytest.mark.parametrize("what", ["zip", "own folder"])
+def test_kaggle_archive_flag_that_is_not_the_140k_fails_naming_the_flag(home, cli, what):
+    import shlex
+
+    _short_runs()
+    path = _holiday_zip(home.parent / "photos.zip") if what == "zip" else make_faces_folder(home.parent / "my_faces")
+    run = Run({}, dataset="kaggle_140k", archive=path, yes=True)  # a flag answered it: nobody to ask again
+    with pytest.raises(DataError) as caught:
+        run()
+    assert run.prompter.asked == []
+    assert caught.value.message.startswith(f"--archive {path}: ") and "is not the 140k Real and Fake Faces dataset" in caught.value.message
+    assert "dfcoach init --continue --archive PATH" in caught.value.hint
+    if what == "own folder":
+        printed = re.search(r"`(dfcoach init --continue --dataset folder --source [^`]+)`", caught.value.hint)
+        assert printed, caught.value.hint
+        args = shlex.split(printed.group(1))[1:]
+        assert args[-1] == str(path)
+        assert cli(*args, "--help").exit_code == 0  # the command printed is one init takes
+    assert not (home.parent / "project" / "dataset").exists()
+
+
 def test_imagenet_weights_on_disk_are_offered(project, monkeypatch):
     import torch
     import torchvision
