@@ -88,6 +88,7 @@ def test_every_question_answered_by_the_person(project):
     assert list((project / "models").glob("best_model_meso4_*.pth"))
     assert len(list((project / "runs").iterdir())) == 2  # the quick run and the full run
     assert load_project_config(project / "dfcoach.yaml").train.model == "meso4"  # later `dfcoach train` agrees
+    assert "The full run trains for up to 3 epochs" in run.text and "On this computer that is about" in run.text
 
 
 def test_flags_answer_every_question(project):
@@ -467,3 +468,24 @@ def test_the_reading_of_a_run_uses_balanced_accuracy_when_the_classes_are_unequa
     fitting = [EpochMetrics(e, 0.7 - 0.1 * e, 0.6 + 0.1 * e, 0.7, 0.5, val_fake_share=0.5, val_balanced_acc=0.52, val_auc=0.5) for e in (1, 2, 3)]
     text = " ".join(read_run(fitting))
     assert "Stuck at chance" in text and "It is learning" not in text and "has not learned yet" in text
+
+
+# --- how long the full run takes ---------------------------------------------------------------------
+
+
+def test_the_full_run_estimate_is_a_range_from_early_stopping_to_every_epoch():
+    from deepfake_coach.train.coach import EpochMetrics
+    from deepfake_coach.wizard.texts import FULL_RUN_INTRO, full_run_estimate, typical_epoch_seconds
+
+    # the quick run's first epoch trains only the last layer: faster than the epochs that follow
+    quick = [EpochMetrics(e, 0.5, 0.8, 0.4, 0.8, seconds=80.0 if e == 1 else 108.0) for e in range(1, 6)]
+    assert typical_epoch_seconds(quick) == 108.0
+    # the newcomer's run: 108 s epochs, 30 epochs, patience 5. "About 54 minutes" was said for a run
+    # that early stopping ended after 13; 54 is the most it can take, 6 epochs (11 minutes) the least.
+    estimate = full_run_estimate(108.0, 30, 5)
+    assert (estimate["longest"], estimate["soonest_epochs"], estimate["soonest"]) == ("54 minutes", 6, "11 minutes")
+    said = FULL_RUN_INTRO.format(**estimate)
+    assert "up to about 54 minutes, if it runs all 30" in said and "after 6 epochs at the soonest (about 11 minutes)" in said
+    assert "has not improved for 5 epochs in a row" in said
+    # a run too short for early stopping to end it sooner: one figure
+    assert full_run_estimate(10.0, 3, 5)["how_long"] == " On this computer that is about 30 seconds."

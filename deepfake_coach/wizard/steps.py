@@ -293,7 +293,7 @@ def quick_run(wizard: Wizard) -> None:
     if history is None:
         wizard.out.print(texts.QUICK_RUN_INTRO)
         history = _train(wizard, quick=True, resume=_unfinished_run(wizard, state.quick_run)).history
-    wizard.config.wizard.quick_epoch_seconds = round(sum(m.seconds for m in history) / len(history), 2)
+    wizard.config.wizard.quick_epoch_seconds = round(texts.typical_epoch_seconds(history), 2)
     wizard.out.print("\n[bold]What your quick run shows[/bold]")
     for line in texts.read_run(history):
         wizard.out.print(Padding(f"• {escape(line)}", (0, 0, 0, 2), expand=False))
@@ -349,10 +349,14 @@ def full_run(wizard: Wizard) -> None:
     if unfinished:
         question = f"Your full run ({unfinished}) was stopped before it finished. Continue it now?"
     else:
-        epochs = resolve_train_config({}, wizard.config.train).epochs  # what `dfcoach train` will use
-        estimate = texts.duration(state.quick_epoch_seconds * epochs) if state.quick_epoch_seconds else "a while"
-        wizard.out.print(texts.FULL_RUN_INTRO.format(epochs=epochs, estimate=estimate))
-        question = f"Start the full run now? It takes about {estimate} here (early stopping may end it sooner)."
+        config = resolve_train_config({}, wizard.config.train)  # what `dfcoach train` will use
+        if state.quick_epoch_seconds:
+            estimate = texts.full_run_estimate(state.quick_epoch_seconds, config.epochs, config.patience)
+            wizard.out.print(texts.FULL_RUN_INTRO.format(**estimate))
+            question = f"Start the full run now? It takes up to about {estimate['longest']} here (early stopping often ends it sooner)."
+        else:  # the quick run's times are unknown (a dfcoach.yaml from an older dfcoach)
+            wizard.out.print(texts.FULL_RUN_INTRO.format(epochs=config.epochs, patience=config.patience, how_long=""))
+            question = "Start the full run now?"
     if not wizard.answers.confirm(question, flag="--full or --skip-full", given=wizard.options.full, default=False):
         wizard.out.print("Skipped. Run it whenever you like with: [bold cyan]dfcoach train[/bold cyan]")
         return
