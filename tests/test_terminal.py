@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -13,9 +14,14 @@ from conftest import make_dataset
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pexpect needs a POSIX terminal")
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def spawn(tmp_path, *args: str) -> pexpect.spawn:
-    env = {"PATH": "/usr/bin:/bin", "TERM": "xterm", "NO_COLOR": "1", "HOME": str(tmp_path), "COLUMNS": "120"}
-    return pexpect.spawn(sys.executable, ["-m", "deepfake_coach", *args], cwd=str(tmp_path), env=env, encoding="utf-8", timeout=300, dimensions=(40, 120))  # a hang guard: a loaded machine trains slowly
+    # PYTHONPATH: the child runs the code under test, whichever checkout the installed package points at
+    env = {"PATH": "/usr/bin:/bin", "TERM": "xterm", "NO_COLOR": "1", "HOME": str(tmp_path), "COLUMNS": "120", "PYTHONPATH": str(ROOT)}
+    return pexpect.spawn(sys.executable, ["-m", "deepfake_coach", *args], cwd=str(tmp_path), env=env, encoding="utf-8", timeout=300,
+                         dimensions=(40, 120))  # timeout: a hang guard; a loaded machine trains slowly
 
 
 @pytest.mark.parametrize("answer, replaced", [("n", False), ("y", True)])
@@ -78,3 +84,40 @@ def test_the_wizard_in_a_real_terminal(tmp_path):
     assert "✓ Deployed: .env points at a model that loads" in transcript.getvalue()
     env = (tmp_path / ".env").read_text()
     assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_" in env
+
+
+def test_the_kaggle_route_asks_again_after_a_path_that_is_not_the_140k(tmp_path):
+    """No Kaggle token, so the zip from the browser; the person first gives a zip of other photos, then
+    their own folder of real/ and fake/ faces, and trains on it as their own images."""
+    import zipfile
+
+    from conftest import image_bytes, make_faces_folder
+
+    holiday = tmp_path / "holiday.zip"
+    with zipfile.ZipFile(holiday, "w") as out:
+        out.writestr("holiday/cat.jpg", image_bytes(1))
+    faces = make_faces_folder(tmp_path / "my_faces", real=20, fake=20)
+    child = spawn(tmp_path, "init", "--dataset", "kaggle_140k")
+    child.logfile_read = transcript = io.StringIO()
+    child.expect("How will you give dfcoach your Kaggle token")
+    child.send(DOWN + DOWN + "\r")  # "Not now: I will download the zip in my browser instead"
+    child.expect("Where is the zip you downloaded")
+    child.send(f"{holiday}\r")
+    child.expect(r"is\s+not\s+the\s+140k\s+Real\s+and\s+Fake\s+Faces\s+dataset")  # however the terminal wraps it
+    child.expect("What now")
+    child.send("\r")  # try another path (the first choice)
+    child.expect("Where is the zip you downloaded")
+    child.send(f"{faces}\r")
+    child.expect("What now")
+    child.send(DOWN + "\r")  # train on it as your own images
+    child.expect("Organized 40 images")
+    child.expect("Which model will you train")
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    said = " ".join(transcript.getvalue().split())
+    assert "At its top it has: holiday/" in said and "Traceback" not in said
+    assert "as your own images" in said
+    saved = (tmp_path / "dfcoach.yaml").read_text()
+    assert "source: folder" in saved and "- dataset" in saved
+    assert (tmp_path / "dataset" / "train" / "real").is_dir()

@@ -88,6 +88,7 @@ def test_every_question_answered_by_the_person(project):
     assert list((project / "models").glob("best_model_meso4_*.pth"))
     assert len(list((project / "runs").iterdir())) == 2  # the quick run and the full run
     assert load_project_config(project / "dfcoach.yaml").train.model == "meso4"  # later `dfcoach train` agrees
+    assert "The full run trains for up to 3 epochs" in run.text and "On this computer that is about" in run.text
 
 
 def test_flags_answer_every_question(project):
@@ -320,6 +321,106 @@ def test_kaggle_ctrl_c_at_the_token_question_stops_rather_than_asking_for_a_zip(
     assert len(run.prompter.asked) == 1
 
 
+class Successive(ScriptedPrompter):
+    """A person who answers a question that comes back differently each time: a list holds one answer
+    per asking, in order. Records the choices each select offered."""
+
+    def __init__(self, answers):
+        super().__init__(answers)
+        self.offered: dict[str, list[list[str]]] = {}
+
+    def _take(self, question, flag):
+        answer = super()._take(question, flag)
+        if isinstance(answer, list):
+            assert answer, f"{flag} asked more often than the person answered it"
+            return answer.pop(0)
+        return answer
+
+    def select(self, question, choices, *, flag, default=None):
+        self.offered.setdefault(flag, []).append([choice.value for choice in choices])
+        return super().select(question, choices, flag=flag, default=default)
+
+
+def _holiday_zip(path):
+    import zipfile
+
+    from conftest import image_bytes
+
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("holiday/cat.jpg", image_bytes(1))
+        out.writestr("holiday/dog.jpg", image_bytes(2))
+    return path
+
+
+def test_kaggle_a_typed_zip_that_is_not_the_140k_is_explained_and_asked_again(home, capsys):
+    _short_runs()
+    wrong, right = _holiday_zip(home.parent / "photos.zip"), make_140k_zip(home.parent / "140k.zip")
+    run = Run(dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)
+    run.prompter = Successive({"--token-file": "skip", "--archive": [str(wrong), str(right)], "--archive (again)": ["another"]})
+    run()
+    assert run.prompter.asked == ["--token-file", "--archive", "--archive (again)", "--archive"]
+    # what it found, what was expected, and the choices: a zip cannot be the "own folder" route
+    said = " ".join(run.text.split())  # as read, whatever the line breaks
+    assert "photos.zip is not the 140k Real and Fake Faces dataset" in said and "At its top it has: holiday/" in said
+    assert "real_vs_fake/real-vs-fake/" in said
+    assert run.prompter.offered["--archive (again)"] == [["another", "stop"]]
+    assert "images sampled from" in capsys.readouterr().err
+    project = home.parent / "project"
+    assert (project / "dataset" / "manifest.csv").is_file()
+    assert load_project_config(project / "dfcoach.yaml").data.source == "kaggle_140k"
+    assert completed(project)[-1] == "farewell"
+
+
+def test_kaggle_a_typed_folder_of_real_and_fake_images_can_be_trained_on_as_your_own(home, capsys):
+    _short_runs()
+    faces = make_faces_folder(home.parent / "my_faces", real=20, fake=20)
+    run = Run(dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)
+    run.prompter = Successive({"--token-file": "skip", "--archive": [str(faces)], "--archive (again)": ["folder"]})
+    run()
+    assert run.prompter.asked == ["--token-file", "--archive", "--archive (again)"]
+    assert run.prompter.offered["--archive (again)"] == [["another", "folder", "stop"]]
+    said = " ".join(run.text.split())
+    assert "my_faces is not the 140k Real and Fake Faces dataset" in said and "At its top it has: fake/, real/" in said
+    assert "Organized 40 images from" in capsys.readouterr().err
+    project = home.parent / "project"
+    assert load_project_config(project / "dfcoach.yaml").data.source == "folder"  # init run again knows what it trains on
+    assert completed(project)[-1] == "farewell"
+
+
+def test_kaggle_stopping_after_a_wrong_path_writes_nothing_and_says_how_to_continue(home):
+    _short_runs()
+    wrong = _holiday_zip(home.parent / "photos.zip")
+    run = Run(dataset="kaggle_140k")
+    run.prompter = Successive({"--token-file": "skip", "--archive": [str(wrong)], "--archive (again)": ["stop"]})
+    with pytest.raises(DataError) as caught:
+        run()
+    assert "is not the 140k dataset" in caught.value.message and "dfcoach init" in caught.value.hint
+    project = home.parent / "project"
+    assert not (project / "dataset").exists()
+    assert completed(project) == ["welcome", "environment"]
+
+
+@pytest.mark.parametrize("what", ["zip", "own folder"])
+def test_kaggle_archive_flag_that_is_not_the_140k_fails_naming_the_flag(home, cli, what):
+    import shlex
+
+    _short_runs()
+    path = _holiday_zip(home.parent / "photos.zip") if what == "zip" else make_faces_folder(home.parent / "my_faces")
+    run = Run({}, dataset="kaggle_140k", archive=path, yes=True)  # a flag answered it: nobody to ask again
+    with pytest.raises(DataError) as caught:
+        run()
+    assert run.prompter.asked == []
+    assert caught.value.message.startswith(f"--archive {path}: ") and "is not the 140k Real and Fake Faces dataset" in caught.value.message
+    assert "dfcoach init --continue --archive PATH" in caught.value.hint
+    if what == "own folder":
+        printed = re.search(r"`(dfcoach init --continue --dataset folder --source [^`]+)`", caught.value.hint)
+        assert printed, caught.value.hint
+        args = shlex.split(printed.group(1))[1:]
+        assert args[-1] == str(path)
+        assert cli(*args, "--help").exit_code == 0  # the command printed is one init takes
+    assert not (home.parent / "project" / "dataset").exists()
+
+
 def test_imagenet_weights_on_disk_are_offered(project, monkeypatch):
     import torch
     import torchvision
@@ -367,3 +468,24 @@ def test_the_reading_of_a_run_uses_balanced_accuracy_when_the_classes_are_unequa
     fitting = [EpochMetrics(e, 0.7 - 0.1 * e, 0.6 + 0.1 * e, 0.7, 0.5, val_fake_share=0.5, val_balanced_acc=0.52, val_auc=0.5) for e in (1, 2, 3)]
     text = " ".join(read_run(fitting))
     assert "Stuck at chance" in text and "It is learning" not in text and "has not learned yet" in text
+
+
+# --- how long the full run takes ---------------------------------------------------------------------
+
+
+def test_the_full_run_estimate_is_a_range_from_early_stopping_to_every_epoch():
+    from deepfake_coach.train.coach import EpochMetrics
+    from deepfake_coach.wizard.texts import FULL_RUN_INTRO, full_run_estimate, typical_epoch_seconds
+
+    # the quick run's first epoch trains only the last layer: faster than the epochs that follow
+    quick = [EpochMetrics(e, 0.5, 0.8, 0.4, 0.8, seconds=80.0 if e == 1 else 108.0) for e in range(1, 6)]
+    assert typical_epoch_seconds(quick) == 108.0
+    # the newcomer's run: 108 s epochs, 30 epochs, patience 5. "About 54 minutes" was said for a run
+    # that early stopping ended after 13; 54 is the most it can take, 6 epochs (11 minutes) the least.
+    estimate = full_run_estimate(108.0, 30, 5)
+    assert (estimate["longest"], estimate["soonest_epochs"], estimate["soonest"]) == ("54 minutes", 6, "11 minutes")
+    said = FULL_RUN_INTRO.format(**estimate)
+    assert "up to about 54 minutes, if it runs all 30" in said and "after 6 epochs at the soonest (about 11 minutes)" in said
+    assert "has not improved for 5 epochs in a row" in said
+    # a run too short for early stopping to end it sooner: one figure
+    assert full_run_estimate(10.0, 3, 5)["how_long"] == " On this computer that is about 30 seconds."

@@ -4,6 +4,7 @@ the wizard adds no behaviour of its own that the commands lack."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from rich.markup import escape
@@ -112,15 +113,19 @@ def _get_sample(wizard: Wizard, data_dir: Path) -> None:
 
 
 def _get_folder(wizard: Wizard, data_dir: Path) -> None:
-    from deepfake_coach.data.organize import DEFAULT_SPLIT, organize
-    from deepfake_coach.ui.reports import render_organize_summary
-
     wizard.out.print(texts.FOLDER_LAYOUT)
     source = wizard.answers.text(
         "Where is your folder with real/ and fake/ inside?", flag="--source", default=None,
         given=str(wizard.options.source) if wizard.options.source else None, validate=_existing_path,
     )
-    result = organize(Path(source).expanduser(), data_dir, DEFAULT_SPLIT, wizard.options.seed, replace=True, progress=wizard.progress)
+    _organize_folder(wizard, Path(source).expanduser(), data_dir)
+
+
+def _organize_folder(wizard: Wizard, source: Path, data_dir: Path) -> None:
+    from deepfake_coach.data.organize import DEFAULT_SPLIT, organize
+    from deepfake_coach.ui.reports import render_organize_summary
+
+    result = organize(source, data_dir, DEFAULT_SPLIT, wizard.options.seed, replace=True, progress=wizard.progress)
     render_organize_summary(result, data_dir)
 
 
@@ -138,13 +143,14 @@ def _get_faceforensics(wizard: Wizard, data_dir: Path) -> None:
 
 
 def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
-    """Credentials and the download when possible; a zip downloaded in a browser otherwise."""
-    from deepfake_coach.data.sources.kaggle_140k import download_archive, prepare_dataset
+    """Credentials and the download when possible; a zip downloaded in a browser otherwise. A zip or
+    folder typed in that is not the 140k dataset is explained, and the person chooses what next."""
+    from deepfake_coach.data.sources.kaggle_140k import NotThe140k, download_archive, prepare_dataset
     from deepfake_coach.errors import CoachError, Interrupted
     from deepfake_coach.kaggle.setup import setup_credentials
     from deepfake_coach.ui.reports import render_kaggle_sample
 
-    archive = wizard.options.archive
+    archive, typed = wizard.options.archive, False
     if archive is None:
         wizard.out.print(texts.KAGGLE_INTRO)
         try:
@@ -155,10 +161,74 @@ def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
         except CoachError as error:  # no token, offline, refused, "not now": the browser route still works
             wizard.out.print(f"[yellow]{escape(error.message)}[/yellow]")
             wizard.out.print(texts.KAGGLE_BROWSER_ROUTE)
-            archive = Path(wizard.answers.text("Where is the zip you downloaded (or the folder you unzipped it into)?",
-                                               flag="--archive", given=None, default=None, validate=_existing_path)).expanduser()
-    prepared = prepare_dataset(Path(archive), data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
+            archive, typed = _ask_for_archive(wizard), True
+    while True:
+        archive = Path(archive).expanduser()
+        try:
+            prepared = prepare_dataset(archive, data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
+            break
+        except NotThe140k as error:
+            own_folder = _has_real_and_fake(archive)
+            if wizard.options.archive is not None:  # a flag: fail naming it, rather than ask what the flag answered
+                raise _not_the_140k_from_flag(error, archive, own_folder) from None
+            if not typed:  # the zip dfcoach downloaded itself: the advice to download it again stands
+                raise
+            wizard.out.print(f"[yellow]{escape(error.message)}[/yellow]")
+            if error.hint and not own_folder:  # with real/ and fake/ inside, the choices below say what to do
+                wizard.out.print(escape(error.hint))
+            choice = _after_not_the_140k(wizard, archive, own_folder)
+        if choice == "folder":
+            wizard.config.data.source = "folder"  # these images are the person's own: later steps and `init` again say so
+            wizard.save()
+            _organize_folder(wizard, archive, data_dir)
+            return
+        if choice == "stop":
+            raise DataError(f"Stopped: {archive} is not the 140k dataset, and nothing was written to {data_dir}/.",
+                            hint="Run `dfcoach init` again when you have the zip from kaggle.com/datasets/xhlulu/140k-real-and-fake-faces "
+                                 "(it continues from this step).")
+        archive = _ask_for_archive(wizard)
     render_kaggle_sample(prepared, data_dir, wizard.options.seed)
+
+
+def _ask_for_archive(wizard: Wizard) -> str:
+    return wizard.answers.text("Where is the zip you downloaded (or the folder you unzipped it into)?",
+                               flag="--archive", given=None, default=None, validate=_existing_path).strip()
+
+
+def _has_real_and_fake(path: Path) -> bool:
+    """Whether `path` is a folder that `dfcoach data organize` (the "folder" route) can use."""
+    from deepfake_coach.data.organize import find_source
+
+    if not path.is_dir():
+        return False
+    try:
+        find_source(path)
+    except DataError:
+        return False
+    return True
+
+
+def _after_not_the_140k(wizard: Wizard, archive: Path, own_folder: bool) -> str:
+    choices = [Choice("another", "Try another path: the 140k zip, or the folder you unzipped it into")]
+    if own_folder:
+        choices.append(Choice("folder", f"Train on {archive} as your own images: it has real/ and fake/ folders, which "
+                                        "dfcoach splits into train/val/test (the 'folder' choice)"))
+    choices.append(Choice("stop", "Stop here (run `dfcoach init` again later to continue from this step)"))
+    return wizard.answers.select("That is not the 140k dataset. What now?", choices, flag="--archive (again)",
+                                 given=None, default="another")
+
+
+def _not_the_140k_from_flag(error, archive: Path, own_folder: bool) -> DataError:
+    """The error for an --archive flag that is not the 140k dataset: what is wrong, and the flags that work."""
+    from deepfake_coach.data.sources.kaggle_140k import DATASET_URL, NotThe140k
+
+    if own_folder:
+        hint = (f"These look like your own images (real/ and fake/ inside): train on them with "
+                f"`dfcoach init --continue --dataset folder --source {shlex.quote(str(archive))}`. For the 140k dataset, download "
+                f"its zip from {DATASET_URL} and run `dfcoach init --continue --archive PATH` with it.")
+    else:
+        hint = f"{error.hint} Then run `dfcoach init --continue --archive PATH` with the 140k zip."
+    return NotThe140k(f"--archive {archive}: {error.message}", hint=hint)
 
 
 def _existing_path(text: str) -> str | None:
@@ -223,7 +293,7 @@ def quick_run(wizard: Wizard) -> None:
     if history is None:
         wizard.out.print(texts.QUICK_RUN_INTRO)
         history = _train(wizard, quick=True, resume=_unfinished_run(wizard, state.quick_run)).history
-    wizard.config.wizard.quick_epoch_seconds = round(sum(m.seconds for m in history) / len(history), 2)
+    wizard.config.wizard.quick_epoch_seconds = round(texts.typical_epoch_seconds(history), 2)
     wizard.out.print("\n[bold]What your quick run shows[/bold]")
     for line in texts.read_run(history):
         wizard.out.print(Padding(f"• {escape(line)}", (0, 0, 0, 2), expand=False))
@@ -278,10 +348,14 @@ def full_run(wizard: Wizard) -> None:
     if unfinished:
         question = f"Your full run ({unfinished}) was stopped before it finished. Continue it now?"
     else:
-        epochs = resolve_train_config({}, wizard.config.train).epochs  # what `dfcoach train` will use
-        estimate = texts.duration(state.quick_epoch_seconds * epochs) if state.quick_epoch_seconds else "a while"
-        wizard.out.print(texts.FULL_RUN_INTRO.format(epochs=epochs, estimate=estimate))
-        question = f"Start the full run now? It takes about {estimate} here (early stopping may end it sooner)."
+        config = resolve_train_config({}, wizard.config.train)  # what `dfcoach train` will use
+        if state.quick_epoch_seconds:
+            estimate = texts.full_run_estimate(state.quick_epoch_seconds, config.epochs, config.patience)
+            wizard.out.print(texts.FULL_RUN_INTRO.format(**estimate))
+            question = f"Start the full run now? It takes up to about {estimate['longest']} here (early stopping often ends it sooner)."
+        else:  # the quick run's times are unknown (a dfcoach.yaml from an older dfcoach)
+            wizard.out.print(texts.FULL_RUN_INTRO.format(epochs=config.epochs, patience=config.patience, how_long=""))
+            question = "Start the full run now?"
     if not wizard.answers.confirm(question, flag="--full or --skip-full", given=wizard.options.full, default=False):
         wizard.out.print("Skipped. Run it whenever you like with: [bold cyan]dfcoach train[/bold cyan]")
         return

@@ -48,8 +48,9 @@ What good looks like: loss going down, and validation accuracy going up, well ab
 """
 
 FULL_RUN_INTRO = """\
-The [bold]full run[/bold] trains for up to {epochs} epochs, about {estimate} on this computer, and stops early when validation accuracy stops improving. The best model is kept in models/.
+The [bold]full run[/bold] trains for up to {epochs} epochs and stops early once validation accuracy has not improved for {patience} epochs in a row.{how_long} The best model is kept in models/.
 """
+FULL_RUN_HOW_LONG = " On this computer that is up to about {longest}, if it runs all {epochs}; early stopping often ends it sooner, after {soonest_epochs} epochs at the soonest (about {soonest})."
 
 EVALUATE_INTRO = """\
 Now the final exam: the best model judges the [bold]test[/bold] images, which it never saw while learning. Accuracy is the share it gets right; precision and recall say how it does on the fakes; ROC AUC (0.5 = guessing, 1.0 = perfect) judges it at every threshold at once.
@@ -101,6 +102,26 @@ def farewell(items: Sequence[Item], serve: str, picture: str, demo: bool) -> str
                      "[bold]dfcoach train[/bold] again with more images.")
     lines.append("[bold]dfcoach doctor[/bold] helps whenever something looks wrong; docs/guide.md has a four-week learning path.")
     return "\n".join(lines)
+
+
+def typical_epoch_seconds(history: Sequence[EpochMetrics]) -> float:
+    """How long an epoch of the quick run took, for estimating the full run: the epochs after the
+    first when there are some (the first is not typical: a pretrained model then trains only its last
+    layer, and any model warms up). Each includes its validation, as each full-run epoch does; the
+    full run's larger batches take about as long per image on a CPU, so the estimate errs long."""
+    typical = history[1:] or history
+    return sum(m.seconds for m in typical) / len(typical)
+
+
+def full_run_estimate(epoch_seconds: float, epochs: int, patience: int) -> dict[str, object]:
+    """The full run's length, honestly: all its epochs at most, and patience + 1 epochs at the soonest
+    (early stopping waits `patience` epochs without a new best, and epoch 1 is the first best)."""
+    soonest_epochs = min(epochs, patience + 1)
+    estimate = {"epochs": epochs, "patience": patience, "longest": duration(epoch_seconds * epochs),
+                "soonest_epochs": soonest_epochs, "soonest": duration(epoch_seconds * soonest_epochs)}
+    if soonest_epochs >= epochs:  # too few epochs for early stopping to end it sooner
+        return {**estimate, "how_long": f" On this computer that is about {estimate['longest']}."}
+    return {**estimate, "how_long": FULL_RUN_HOW_LONG.format(**estimate)}
 
 
 def duration(seconds: float) -> str:

@@ -18,6 +18,7 @@ import io
 import os
 import random
 import re
+import shlex
 import shutil
 import stat
 import zipfile
@@ -47,6 +48,11 @@ _MEMBER = re.compile(r"^(?P<root>(?:[^/]+/)*?)(?P<split>[^/]+)/(?P<label>[^/]+)/
 _UNSAFE_SHOWN = 3
 
 
+class NotThe140k(DataError):
+    """The zip or folder given is not (a complete, readable copy of) the 140k dataset. Nothing was
+    written: another path, or another route for these images, may work."""
+
+
 @dataclass
 class Prepared:
     """What `prepare_dataset` wrote."""
@@ -73,7 +79,12 @@ class _ZipSource:
         try:
             self._zip = zipfile.ZipFile(path)
         except zipfile.BadZipFile:
-            raise DataError(
+            if path.suffix.lower() != ".zip":
+                raise NotThe140k(
+                    f"{path} is neither a zip file nor a folder.",
+                    hint=f"Give the zip downloaded from {DATASET_URL} (often ~/Downloads/archive.zip), or the folder you unzipped it into.",
+                ) from None
+            raise NotThe140k(
                 f"{path} is not a complete zip file: it is probably a download that did not finish, or is damaged.",
                 hint=f"If dfcoach downloaded it, run `dfcoach data download kaggle_140k` again (it resumes). "
                 f"If your browser did, download it again from {DATASET_URL}: the whole zip is about 4 GB.",
@@ -156,7 +167,7 @@ def _refuse_unsafe(path: Path, infos: list[zipfile.ZipInfo]) -> None:
             unsafe.append(info.filename)
     if unsafe:
         shown = ", ".join(repr(name) for name in unsafe[:_UNSAFE_SHOWN]) + (f" and {len(unsafe) - _UNSAFE_SHOWN} more" if len(unsafe) > _UNSAFE_SHOWN else "")
-        raise DataError(
+        raise NotThe140k(
             f"{path} has {len(unsafe)} entries that point outside its own folder or are links ({shown}); "
             "dfcoach will not unpack it, as such entries can overwrite files elsewhere on your computer.",
             hint=f"Use the zip from {DATASET_URL}, downloaded again.",
@@ -189,7 +200,7 @@ def find_layout(names: list[str], source: Path) -> _Layout:
     members = by_root[root]
     missing = [f"{split}/{label}" for split in SPLITS for label in CLASSES if not members.get((split, label))]
     if missing:
-        raise DataError(
+        raise NotThe140k(
             f"{source} has the right folders but no images in: {', '.join(missing)}. The 140k dataset has images in all six.\n"
             f"Expected:\n{EXPECTED_TREE}",
             hint=f"It may be an incomplete copy: download the zip again from {DATASET_URL}.",
@@ -198,14 +209,15 @@ def find_layout(names: list[str], source: Path) -> _Layout:
     return _Layout(root, {key: sorted(value) for key, value in members.items()}, csvs)
 
 
-def _other_layout(names: list[str], source: Path) -> DataError:
+def _other_layout(names: list[str], source: Path) -> NotThe140k:
     tops = sorted({name.split("/")[0] + ("/" if "/" in name else "") for name in names})
     found = ", ".join(tops[:8]) + (" ..." if len(tops) > 8 else "") if tops else "nothing"
-    return DataError(
+    own = (f"run: dfcoach data organize {shlex.quote(str(source))}" if Path(source).is_dir()
+           else "unzip them and run: dfcoach data organize FOLDER")
+    return NotThe140k(
         f"{source} is not the 140k Real and Fake Faces dataset: it has no train/valid/test folders with real/ and fake/ "
         f"inside. At its top it has: {found}.\nExpected:\n{EXPECTED_TREE}",
-        hint=f"Download the zip from {DATASET_URL}. If these are your own images in real/ and fake/ folders, unzip them "
-        "and run: dfcoach data organize FOLDER",
+        hint=f"Download the zip from {DATASET_URL}. If these are your own images in real/ and fake/ folders, {own}",
     )
 
 
