@@ -5,6 +5,8 @@ with torchrun, plus what a test asks for through these environment variables:
                                        training batch, the epoch and the rows of the training
                                        images it read
   DFCOACH_TEST_STOP_AT_EPOCH=N         Ctrl-C (KeyboardInterrupt) in every process as epoch N begins
+  DFCOACH_TEST_SLOW_STOP=SECONDS       the first process takes that long more to stop (while the
+                                       others have ended, and torchrun sends it SIGTERM)
   DFCOACH_TEST_MEMORY=IMAGES:RANK      process RANK runs out of memory (CUDA's error) on more than
                                        IMAGES images at once, in any forward pass of the training model
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -50,6 +53,17 @@ def stop_at_epoch(stop: int) -> None:
     loop.train_one_epoch = train_one_epoch
 
 
+def slow_stop(seconds: float) -> None:
+    real = loop._stopped_message
+
+    def stopped_message(*args):
+        if RANK == 0:
+            time.sleep(seconds)
+        return real(*args)
+
+    loop._stopped_message = stopped_message
+
+
 def memory_of(images: int, rank: int) -> None:
     real = loop.build_model
 
@@ -70,6 +84,8 @@ if os.environ.get("DFCOACH_TEST_RECORD"):
     record_rows(Path(os.environ["DFCOACH_TEST_RECORD"]))
 if os.environ.get("DFCOACH_TEST_STOP_AT_EPOCH"):
     stop_at_epoch(int(os.environ["DFCOACH_TEST_STOP_AT_EPOCH"]))
+if os.environ.get("DFCOACH_TEST_SLOW_STOP"):
+    slow_stop(float(os.environ["DFCOACH_TEST_SLOW_STOP"]))
 if os.environ.get("DFCOACH_TEST_MEMORY"):
     memory_of(*(int(part) for part in os.environ["DFCOACH_TEST_MEMORY"].split(":")))
 

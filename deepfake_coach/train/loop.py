@@ -37,7 +37,7 @@ from deepfake_coach.train import distributed
 from deepfake_coach.train.distributed import World
 from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
 from deepfake_coach.train.models import CLASS_NAMES, ModelSpec, build_model, check_image_size, default_image_size, get_spec, starts_pretrained
-from deepfake_coach.train.stop_signals import StopSignal, process_alive, stop_signals_as_interrupts
+from deepfake_coach.train.stop_signals import StopSignal, finish_stopping, process_alive, stop_signals_as_interrupts
 from deepfake_coach.train.threshold import choose_threshold
 from deepfake_coach.train.weight_average import WeightAverage
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
@@ -563,6 +563,8 @@ def _fit(config: TrainConfig, data_dir: Path, project_dir: Path, pretrained: boo
                     break
                 epoch += 1
     except KeyboardInterrupt as stop:
+        if world.distributed and world.leader:
+            finish_stopping()
         why = stop.why if isinstance(stop, StopSignal) else "the person"
         write_state(status="interrupted", epoch=len(history), stopped_by=stop.name if isinstance(stop, StopSignal) else "ctrl-c")
         log.write(f"interrupted by {why} during epoch {epoch}")
