@@ -149,9 +149,9 @@ class World:
         if not self.distributed:
             return model
         if next(model.parameters()).device.type == "cuda":
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            model = _sync_batchnorm(model)
         else:
-            _replace(model, lambda m: isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, SharedBatchNorm), SharedBatchNorm.like)
+            _replace(model, lambda m: type(m) in _PLAIN_BATCHNORM or _is_timm_batchnorm_act(m), SharedBatchNorm.like)
         _replace(model, lambda m: type(m) is nn.Dropout, lambda m: WholeBatchDropout(m.p))
         drop_rate = getattr(model, "drop_rate", 0.0)
         if isinstance(drop_rate, float) and drop_rate > 0 and isinstance(getattr(model, "classifier", None), nn.Module):
@@ -368,10 +368,31 @@ class _SumOverProcesses(torch.autograd.Function):
         return grad, None
 
 
+_PLAIN_BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def _is_timm_batchnorm_act(module: nn.Module) -> bool:
+    """timm's BatchNorm with its activation built in (EfficientNet-Lite0's): a plain BatchNorm in its
+    place would lose the activation, which torch's convert_sync_batchnorm does."""
+    return type(module).__name__ == "BatchNormAct2d" and type(module).__module__.startswith("timm.")
+
+
+def _sync_batchnorm(model: nn.Module) -> nn.Module:
+    """torch's SyncBatchNorm in place of each BatchNorm, through timm's converter where timm is
+    installed (it keeps the activation of its BatchNormAct2d)."""
+    try:
+        from timm.layers import convert_sync_batchnorm
+    except ImportError:
+        convert_sync_batchnorm = nn.SyncBatchNorm.convert_sync_batchnorm
+    return convert_sync_batchnorm(model)
+
+
 class SharedBatchNorm(nn.modules.batchnorm._BatchNorm):
     """BatchNorm over the whole batch, all processes' rows together, on the CPU (torch's
     SyncBatchNorm runs on GPUs only): the mean and variance of one process's BatchNorm on the whole
-    batch, summed over the processes (the statistics in float64, as the CPU's own BatchNorm does)."""
+    batch, summed over the processes (the statistics in float64, as the CPU's own BatchNorm does).
+    In place of timm's BatchNormAct2d it keeps that layer's `drop` and `act` and applies them after,
+    as it does; they hold no weights, so the names in the state dict stay the same."""
 
     process_group = None  # None: all processes
 
@@ -386,13 +407,22 @@ class SharedBatchNorm(nn.modules.batchnorm._BatchNorm):
             shared.weight, shared.bias = layer.weight, layer.bias  # the same parameters: the optimizer keeps them
         if layer.track_running_stats:
             shared.running_mean, shared.running_var, shared.num_batches_tracked = layer.running_mean, layer.running_var, layer.num_batches_tracked
+        for name, child in layer.named_children():  # timm's drop and act
+            shared.add_module(name, child)
         shared.train(layer.training)
         return shared
+
+    def _after(self, y: torch.Tensor) -> torch.Tensor:
+        if "drop" in self._modules:
+            y = self.drop(y)
+        if "act" in self._modules:
+            y = self.act(y)
+        return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         group = self.process_group or dist.group.WORLD
         if not (self.training and dist.is_initialized() and dist.get_world_size(group) > 1):
-            return super().forward(x)
+            return self._after(super().forward(x))
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
         count = torch.tensor([x.numel() // x.shape[1]], dtype=torch.float64)
@@ -410,7 +440,7 @@ class SharedBatchNorm(nn.modules.batchnorm._BatchNorm):
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
                 self.running_mean.mul_(1 - momentum).add_(mean.to(x.dtype), alpha=momentum)
                 self.running_var.mul_(1 - momentum).add_((var * n / (n - 1)).to(x.dtype), alpha=momentum)
-        return y
+        return self._after(y)
 
 
 def _replace(model: nn.Module, match: Callable[[nn.Module], bool], make: Callable[[nn.Module], nn.Module]) -> None:
