@@ -201,3 +201,28 @@ def test_devices_are_explained_and_checked(cli, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "cannot be combined with --devices" in result.stderr
     result = cli("train", "--devices", "2", env={"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"})
     assert result.exit_code == 2 and "under torchrun, leave it out" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["custom_cnn", "efficientnet_lite0"])
+def test_whole_batch_layers_compute_what_the_models_own_layers_compute(name):
+    """The layers put in for several processes (BatchNorm over the whole batch, timm's BatchNorm with
+    its activation included; dropout drawn for the whole batch) keep the model's arithmetic and its
+    weights' names: within one process they compute exactly what the model's own layers compute."""
+    import copy
+
+    from deepfake_coach.train.distributed import SharedBatchNorm, World, WholeBatchDropout
+    from deepfake_coach.train.models import build_model
+
+    torch.manual_seed(0)
+    plain = build_model(name)
+    shared = World(rank=0, size=2).prepare(copy.deepcopy(plain))
+    assert any(isinstance(m, SharedBatchNorm) for m in shared.modules())
+    assert name != "custom_cnn" or any(isinstance(m, WholeBatchDropout) for m in shared.modules())
+    assert list(shared.state_dict()) == list(plain.state_dict())
+    x = torch.randn(4, 3, 64, 64)
+    for training in (True, False):
+        plain.train(training), shared.train(training)
+        torch.manual_seed(1)
+        expected = plain(x)
+        torch.manual_seed(1)
+        torch.testing.assert_close(shared(x), expected, rtol=0, atol=0)
