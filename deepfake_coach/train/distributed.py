@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepfake_coach.errors import CoachError, UsageError
+from deepfake_coach.train.data import share_of
 
 T = TypeVar("T")
 
@@ -179,7 +180,7 @@ class World:
         global _current
         if not self.distributed:
             return Share(slice(0, total), total, 1)
-        _current = Share(_share_of(total, self.rank, self.size), total, self.size)
+        _current = Share(share_of(total, self.rank, self.size), total, self.size)
         return _current
 
     def fits(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion, is_out_of_memory: Callable[[BaseException], bool]) -> bool:
@@ -313,12 +314,6 @@ class Share:
 
 _current: Share | None = None  # the batch being trained on, for WholeBatchDropout
 _solo = None  # this process's group of one, made on first use
-
-
-def _share_of(total: int, rank: int, processes: int) -> slice:
-    from deepfake_coach.train.data import share_of
-
-    return share_of(total, rank, processes)
 
 
 def whole_batch_mask(x: torch.Tensor, p: float) -> torch.Tensor:
