@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -53,6 +54,7 @@ class Session:
     progress_mode: ProgressMode = ProgressMode.AUTO
     quiet: bool = False
     no_input: bool = False
+    no_color: bool = False
 
     def progress(self):
         return make_progress(ProgressMode.OFF if self.quiet else self.progress_mode, console.err())
@@ -115,7 +117,7 @@ def root(
 ) -> None:
     """Train your first deepfake detector, step by step."""
     console.configure(quiet=quiet, no_color=no_color)
-    ctx.obj = Session(progress_mode=progress, quiet=quiet, no_input=no_input)
+    ctx.obj = Session(progress_mode=progress, quiet=quiet, no_input=no_input, no_color=no_color)
 
 
 # --- dfcoach init -----------------------------------------------------------------------------
@@ -277,8 +279,17 @@ def train(
     pretrained: Annotated[Optional[bool], typer.Option("--pretrained/--from-scratch", help="Start from ImageNet weights: installed for efficientnet_lite0 (its default), a one-time download for the torchvision models. --from-scratch starts from random weights.", show_default=False)] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue a stopped run: its name in runs/, or `last`.", show_default=False)] = None,
     find_lr: Annotated[bool, typer.Option("--find-lr", help="Do not train: try learning rates for 100 batches and suggest an --lr.")] = False,
+    devices: Annotated[Optional[int], typer.Option(min=1, help="Train on N GPUs at once, through torchrun; on a computer without a GPU, in N processes sharing the CPU. --batch-size stays the images of one step, shared among them, so the model learns as it does on one device.", show_default=False)] = None,
 ) -> None:
     """Train a detector, with coaching while it learns. Start with --quick."""
+    from deepfake_coach.train import distributed
+
+    world = distributed.world()  # under torchrun, this process's place among the run's processes
+    with _said_once(world):
+        _train(ctx, quick, data_dir, model, epochs, batch_size, lr, image_size, device, patience, seed, pretrained, resume, find_lr, devices, world)
+
+
+def _train(ctx, quick, data_dir, model, epochs, batch_size, lr, image_size, device, patience, seed, pretrained, resume, find_lr, devices, world) -> None:
     from deepfake_coach.checklist import success_checklist
     from deepfake_coach.train.settings import resolve_train_config
     from deepfake_coach.train.loop import fit
@@ -287,9 +298,20 @@ def train(
     from deepfake_coach.config import load_project_config
 
     session, project = _session(ctx), load_project_config()
+    given_data_dir = data_dir
     data_dir = data_dir if data_dir is not None else project.data.dir
     flags = dict(model=model, epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size, device=device, patience=patience, seed=seed)
     config = resolve_train_config(flags, project.train, quick=quick)
+    if devices is not None and devices > 1:
+        from deepfake_coach.train.launcher import check_devices, launch
+
+        if world.distributed:
+            raise UsageError("--devices starts the training processes itself; under torchrun, leave it out.",
+                             hint="torchrun's --nproc-per-node (and --nnodes) say how many processes train.")
+        if find_lr:
+            raise UsageError("--find-lr tries learning rates on one device; it cannot be combined with --devices.", hint="Run it without --devices.")
+        check_devices(devices, config.device)
+        raise typer.Exit(launch(devices, _train_arguments(session, quick, given_data_dir, flags, pretrained, resume)))
     if find_lr:
         from deepfake_coach.train.lr_find import find_lr as run_range_test
         from deepfake_coach.ui.training import render_lr_finding
@@ -299,7 +321,49 @@ def train(
         render_lr_finding(run_range_test(config, data_dir, pretrained=pretrained, progress=session.progress()), config, quick, console.out(), data_dir)
         return
     result = fit(config, data_dir, pretrained=pretrained, resume=resume, progress=session.progress(), reporter=ConsoleReporter(console.err()))
-    render_summary(result, success_checklist(data_dir), console.out())
+    if world.leader:
+        render_summary(result, success_checklist(data_dir), console.out())
+
+
+def _train_arguments(session: Session, quick: bool, data_dir: Path | None, flags: dict, pretrained: bool | None, resume: str | None) -> list[str]:
+    """`dfcoach ... train ...` as each training process runs it: the options given, less --devices."""
+    arguments = [*(["--quiet"] if session.quiet else []), *(["--no-color"] if session.no_color else []),
+                 *(["--no-input"] if session.no_input else []), "--progress", session.progress_mode.value, "train"]
+    arguments += ["--quick"] if quick else []
+    arguments += ["--data-dir", str(data_dir)] if data_dir is not None else []
+    for name, value in flags.items():
+        if value is not None:
+            arguments += [f"--{name.replace('_', '-')}", str(value)]
+    arguments += [] if pretrained is None else ["--pretrained" if pretrained else "--from-scratch"]
+    arguments += ["--resume", resume] if resume else []
+    return arguments
+
+
+@contextmanager
+def _said_once(world):
+    """In a run on several devices every process would say the same: the first one (the leader) says
+    it. Another process prints only what it alone knows (a RankError), or, as the first process of
+    another computer, the errors it shares with the leader (that computer's terminal shows them)."""
+    if not world.distributed or world.leader:
+        yield
+        return
+    from deepfake_coach.errors import EXIT_INTERRUPTED
+    from deepfake_coach.train.distributed import RankError, peer_gone
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except (KeyboardInterrupt, Interrupted):
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except CoachError as error:
+        if isinstance(error, RankError) or world.local_rank == 0:
+            console.report_error(error)
+        raise typer.Exit(error.exit_code) from None
+    except Exception as error:
+        if peer_gone(error):  # another process stopped first, and said why
+            raise typer.Exit(1) from None
+        raise
 
 
 def _data_dir(flag: Path | None) -> Path:

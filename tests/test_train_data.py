@@ -169,3 +169,19 @@ def test_leaving_a_prefetch_loop_early_stops_its_thread():
             break
     assert not any(t.name == "dfcoach-prefetch" and t.is_alive() for t in threading.enumerate())
     assert len(made) <= 5 + 3  # at most `depth` made ahead (plus one in the producer's hand)
+
+
+def test_each_process_reads_its_share_of_the_batch_one_process_draws(tmp_path):
+    """With several processes, each draws every batch whole (the same pictures, crops and flips) and
+    reads only its rows: together they are the batches of one process, however unevenly they divide."""
+    split = load_split(make_dataset(tmp_path / "d", {"train": (9, 6)}, size=48), "train", 48)
+    whole = list(training_batches(split, 4, seed=3, epoch=1, balanced=True, crop=16))
+    shares = [list(training_batches(split, 4, seed=3, epoch=1, balanced=True, crop=16, part=(rank, 3))) for rank in range(3)]
+    assert [len(s) for s in shares] == [len(whole)] * 3
+    for k, batch in enumerate(whole):
+        assert sum(len(s[k][1]) for s in shares) == len(batch[1])  # 4 = 2 + 1 + 1; the last batch of 3 = 1 + 1 + 1
+        for part in range(3):  # images, labels, flips
+            joined = np.empty_like(batch[part])
+            for rank in range(3):
+                joined[rank::3] = shares[rank][k][part]
+            assert np.array_equal(joined, batch[part])

@@ -209,16 +209,27 @@ def batches(data: SplitImages, batch_size: int, shuffle: bool, seed: int = 0, ep
             balanced: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(images uint8 NHWC, labels) in batches, shuffled by `epoch_order` or in file order."""
     order = epoch_order(data.labels, seed, epoch, balanced) if shuffle else np.arange(len(data))
-    for start in range(0, len(order), batch_size):
-        chosen = np.sort(order[start : start + batch_size])  # sorted reads are kinder to the disk
+    for chosen in _batch_rows(order, batch_size):
         yield read_images(data.images, chosen), data.labels[chosen]
+
+
+def _batch_rows(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(order), batch_size):
+        yield np.sort(order[start : start + batch_size])  # sorted reads are kinder to the disk
+
+
+def share_of(count: int, rank: int, processes: int) -> slice:
+    """Process `rank`'s rows of a batch of `count` images shared among `processes`: every
+    `processes`-th row from its own, so each share is a spread of the batch (of both classes, where
+    the batch's rows are in file order), the shares differing by at most one image."""
+    return slice(rank, count, processes)
 
 
 def read_images(images: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """images[chosen] as a new array. From a memory-mapped cache, the rows are read from the file
     instead of through the mapping: pages touched through a mapping count in the process's memory
     (20,000 images at 256 px are 3.9 GB), pages read from a file stay in the system's cache."""
-    if not (isinstance(images, np.memmap) and images.filename and images.flags.c_contiguous):
+    if not (isinstance(images, np.memmap) and images.filename and images.flags.c_contiguous) or not len(chosen):
         return np.ascontiguousarray(images[chosen])
     out = np.empty((len(chosen), *images.shape[1:]), dtype=images.dtype)
     row_bytes = out[0].nbytes
@@ -231,16 +242,24 @@ def read_images(images: np.ndarray, chosen: np.ndarray) -> np.ndarray:
 
 
 def training_batches(data: SplitImages, batch_size: int, seed: int, epoch: int, balanced: bool = False,
-                     crop: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                     crop: int | None = None, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """One epoch of training batches as (images uint8 NHWC, labels, which images to mirror): each
     image a random `crop`-pixel square when given, half of them flipped. Depends only on (seed,
-    epoch), so a resumed run, or an epoch redone with smaller batches, sees the same draws."""
+    epoch), so a resumed run, or an epoch redone with smaller batches, sees the same draws.
+
+    `part` (rank, processes): each batch is drawn whole, as one process draws it (the same pictures,
+    crops and flips), and only this process's share of it (`share_of`) is read; so the processes of
+    a run on several devices together see exactly the batches of a run on one."""
     flips = np.random.default_rng([seed, epoch, 2])
     crops = np.random.default_rng([seed, epoch, 1])
-    for images, labels in batches(data, batch_size, shuffle=True, seed=seed, epoch=epoch, balanced=balanced):
-        if crop is not None:
-            images = random_crops(images, crop, crops)
-        yield images, labels, flips.random(len(labels)) < 0.5
+    height, width = data.images.shape[1:3]
+    for chosen in _batch_rows(epoch_order(data.labels, seed, epoch, balanced), batch_size):
+        mine = share_of(len(chosen), *part)
+        corners = crop_corners(len(chosen), height, width, crop, crops) if crop is not None else None
+        images = read_images(data.images, chosen[mine])
+        if corners is not None:
+            images = cut_crops(images, crop, corners[0][mine], corners[1][mine])
+        yield images, data.labels[chosen[mine]], (flips.random(len(chosen)) < 0.5)[mine]
 
 
 def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
@@ -292,11 +311,24 @@ CROP_GRID = 8  # crops start on multiples of 8 pixels: JPEG's 8x8 blocks (and a 
 def random_crops(images: np.ndarray, crop: int, rng: np.random.Generator, grid: int = CROP_GRID) -> np.ndarray:
     """A `crop`-pixel square from each image (uint8 NHWC), at full resolution: nothing is resized, so
     the fine noise where fakes leave traces is kept as it was."""
-    n, height, width = images.shape[:3]
+    corners = crop_corners(len(images), images.shape[1], images.shape[2], crop, rng, grid)
+    return images if corners is None else cut_crops(images, crop, *corners)
+
+
+def crop_corners(n: int, height: int, width: int, crop: int, rng: np.random.Generator,
+                 grid: int = CROP_GRID) -> tuple[np.ndarray, np.ndarray] | None:
+    """(tops, lefts) of `n` random `crop`-pixel squares on the grid; None (and nothing drawn) when
+    the crop is the whole image."""
     if crop >= min(height, width):
-        return images
+        return None
     tops = rng.integers(0, (height - crop) // grid + 1, n) * grid
     lefts = rng.integers(0, (width - crop) // grid + 1, n) * grid
+    return tops, lefts
+
+
+def cut_crops(images: np.ndarray, crop: int, tops: np.ndarray, lefts: np.ndarray) -> np.ndarray:
+    if not len(images):
+        return images[:, :crop, :crop]
     return np.stack([image[top : top + crop, left : left + crop] for image, top, left in zip(images, tops, lefts)])
 
 

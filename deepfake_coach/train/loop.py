@@ -33,9 +33,11 @@ from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
 from deepfake_coach.train import recipe
+from deepfake_coach.train import distributed
+from deepfake_coach.train.distributed import World
 from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
 from deepfake_coach.train.models import CLASS_NAMES, ModelSpec, build_model, check_image_size, default_image_size, get_spec, starts_pretrained
-from deepfake_coach.train.stop_signals import StopSignal, process_alive, stop_signals_as_interrupts
+from deepfake_coach.train.stop_signals import StopSignal, finish_stopping, process_alive, stop_signals_as_interrupts
 from deepfake_coach.train.threshold import choose_threshold
 from deepfake_coach.train.weight_average import WeightAverage
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
@@ -68,6 +70,7 @@ class RunInfo:
     epochs: int
     start_epoch: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    processes: int = 1  # one per device (train/distributed.py)
 
 
 @dataclass
@@ -127,11 +130,12 @@ def uses_channels_last(spec: ModelSpec, device: torch.device) -> bool:
 
 def train_one_epoch(model, spec: ModelSpec, data: SplitImages, batch_size: int, optimizer, criterion, device, seed: int, epoch: int,
                     progress: Progress, description: str, scaler=None, crop: int | None = None, balanced: bool = False,
-                    lr_at=None, after_step=None) -> tuple[float, float]:
+                    lr_at=None, after_step=None, world: World = World()) -> tuple[float, float]:
     """One pass over the training images (drawn class-balanced when `balanced`), on random `crop`-pixel
     crops when given; `lr_at(share of the epoch done)` sets the learning rate before each step (each
     parameter group at its `lr_scale` of it), and `after_step(model)` runs after each one. `spec` gives
-    the input normalisation and memory layout."""
+    the input normalisation and memory layout. With several processes (`world`), each trains on its
+    share of every batch and the figures returned are the whole batch's (train/distributed.py)."""
     channels_last = uses_channels_last(spec, device)
     recipe.train_mode(model)
     n_batches = (len(data) + batch_size - 1) // batch_size
@@ -140,27 +144,31 @@ def train_one_epoch(model, spec: ModelSpec, data: SplitImages, batch_size: int, 
     total_loss, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long), 0
     shown_every = 10 if device.type == "cuda" else 1
     with progress.task(description, total=n_batches, unit="batches") as task:
-        made = training_batches(data, batch_size, seed, epoch, balanced, crop)
+        made = training_batches(data, batch_size, seed, epoch, balanced, crop, part=world.part)
         for index, (images, labels, flip) in enumerate(prefetch(pinned(made) if device.type == "cuda" else made)):
             if lr_at is not None:
                 recipe.set_learning_rate(optimizer, lr_at(index / n_batches))
             x = to_tensor(images, spec.mean, spec.std, device, flip, channels_last=channels_last)
             y = torch.as_tensor(labels).to(device, non_blocking=True)
+            share = world.share(min(batch_size, len(data) - index * batch_size))
+            if index == 0 and not world.fits(model, x, y, criterion, _is_out_of_memory):
+                raise OutOfMemory("a training process ran out of memory trying the epoch's first batch")
             try:
-                logits, loss = train_step(model, x, y, optimizer, criterion, scaler)
+                logits, loss = train_step(model, x, y, optimizer, share.weighted(criterion), scaler)
             except Exception as error:
                 if _is_out_of_memory(error):
-                    raise OutOfMemory(str(error)) from None
+                    raise (world.out_of_memory(batch_size, epoch) if world.distributed else OutOfMemory(str(error))) from None
                 raise
             if after_step is not None:
                 after_step(model)
-            total_loss += loss.float() * len(labels)
+            total_loss += loss.float() * share.loss_share
             correct += (logits.argmax(1) == y).sum()
             seen += len(labels)
             if (index + 1) % shown_every == 0 or index + 1 == n_batches:
                 task.update(loss=f"{float(total_loss) / seen:.4f}", acc=f"{int(correct) / seen:.2%}")
             task.advance()
-    return float(total_loss) / seen, int(correct) / seen
+    loss_sum, hits, seen = world.sum(total_loss, correct, seen)
+    return loss_sum / seen, hits / seen
 
 
 @dataclass(frozen=True)
@@ -296,10 +304,12 @@ def load_training_splits(data_dir: Path, size: int, progress: Progress) -> tuple
 class RunLog:
     """runs/<id>/train.log: everything the run said, with times, for `dfcoach doctor` and for people."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path | None):
+        self.path = path  # None: a process that is not the leader of a run on several devices writes nothing
 
     def write(self, message: str) -> None:
+        if self.path is None:
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(f"{datetime.now().isoformat(timespec='seconds')} {message}\n")
 
@@ -384,14 +394,31 @@ def run_status(run_dir: Path) -> str:
 def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool | None = None,
         resume: str | None = None, progress: Progress = NO_PROGRESS, reporter: TrainReporter | None = None) -> TrainResult:
     """Train `config.model` on `data_dir`; best model in models/, the run's files in runs/<id>/.
-    `pretrained` None: start from the model's installed ImageNet weights when it has some."""
+    `pretrained` None: start from the model's installed ImageNet weights when it has some.
+    Started by torchrun on several processes, each is one of them (train/distributed.py); the first
+    one (the leader) validates, saves, writes the run's files and reports, the others stay silent."""
     reporter = reporter or TrainReporter()
+    world = distributed.world()
+    if not world.distributed:
+        return _fit(config, data_dir, project_dir, pretrained, resume, progress, reporter, world)
+    if not world.leader:
+        progress, reporter = NO_PROGRESS, TrainReporter()
+    # A run on several devices trains on the devices it is started on, resumed or not: the processes
+    # must agree on them before the leader can hand them a resumed run's last.pth.
+    device = world.place(resolve_device(config.device))
+    world.start(device)
+    result = _fit(config, data_dir, project_dir, pretrained, resume, progress, reporter, world, device)
+    world.stop()  # after a failure the process ends instead: a group left waiting cannot be closed cleanly
+    return result
+
+
+def _fit(config: TrainConfig, data_dir: Path, project_dir: Path, pretrained: bool | None, resume: str | None, progress: Progress,
+         reporter: TrainReporter, world: World, device: torch.device | None = None) -> TrainResult:
     started = time.monotonic()
     runs_dir, models_dir = Path(project_dir) / "runs", Path(project_dir) / "models"
     previous = None
     if resume:
-        run_dir = find_run(runs_dir, resume)
-        previous = load_checkpoint(run_dir / "last.pth")
+        run_dir, previous = world.from_leader(lambda: _resumed_run(runs_dir, resume))
         config = _saved_config(previous, run_dir)
     spec = get_spec(config.model)
     # Whether the run started from ImageNet weights decides its recipe (fine-tuning's stages or not);
@@ -403,11 +430,12 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         check_image_size(config.model, size)
     else:
         size = training_image_size(config, Path(data_dir))  # checked there
-    device = resolve_device(config.device)
+    device = device if device is not None else resolve_device(config.device)
     torch.manual_seed(config.seed)
-    train, val = load_training_splits(Path(data_dir), size, progress)
+    train, val = world.leader_first(lambda: load_training_splits(Path(data_dir), size, progress))
 
     model, optimizer, scaler, criterion = training_parts(config, device, pretrained, load_weights=previous is None)
+    model = world.prepare(model)
     plain_loss = nn.CrossEntropyLoss()  # validation loss without smoothing: 0.69 is a coin toss, 0 is perfect
     crop = spec.crop_size(size)
     balanced = unequal_classes(train)
@@ -425,15 +453,15 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
         history = [EpochMetrics(**m) for m in previous["history"]]
         # metrics.csv may list an epoch that last.pth does not have (the disk filled up between the
         # two): it is written again from last.pth, so a resumed run lists every epoch once.
-        _rewrite_metrics(run_dir / "metrics.csv", history)
+        if world.leader:
+            _rewrite_metrics(run_dir / "metrics.csv", history)
         batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
         # Derived from the run's own folder, never read from the file: a model file is untrusted
         # input, and its best_path could name any file on the computer.
         best_path = best_model_path(models_dir, get_spec(config.model).name, run_dir)
     else:
-        run_dir, _ = _new_run_dir(runs_dir)
+        run_dir = world.from_leader(lambda: _new_run(runs_dir, config, size, pretrained, data_dir))
         best_path = best_model_path(models_dir, config.model, run_dir)
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({**config.model_dump(mode="json"), "image_size": size, "pretrained": pretrained, "data_dir": str(data_dir)}, sort_keys=False))
 
     # The model judged, saved and deployed is the average of the weights over about the last epoch;
     # made after a resumed run's weights are loaded, so a run saved before it existed starts from those.
@@ -441,16 +469,21 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
     if previous is not None and previous.get("weight_average"):
         average.load_state_dict(previous["weight_average"])
 
-    log = RunLog(run_dir / "train.log")
-    run = RunInfo(run_dir, best_path, config.model, size, str(device), len(train), len(val), batch_size, config.epochs, start_epoch, train.skipped + val.skipped)
-    _write_state(run_dir, status="running", model=config.model, best_path=str(best_path), pid=os.getpid(), host=socket.gethostname())
-    log.write(f"{'resumed' if previous else 'started'}: {config.model}, {size} px, {device}, {len(train)} train / {len(val)} val images, batch {batch_size}")
+    log = RunLog(run_dir / "train.log" if world.leader else None)
+    write_state = (lambda **state: _write_state(run_dir, **state)) if world.leader else (lambda **state: None)
+    run = RunInfo(run_dir, best_path, config.model, size, device.type if world.distributed else str(device), len(train), len(val), batch_size,
+                  config.epochs, start_epoch, train.skipped + val.skipped, processes=world.size)
+    write_state(status="running", model=config.model, best_path=str(best_path), pid=os.getpid(), host=socket.gethostname())
+    on = f"{world.size} processes on the {device.type}" if world.distributed else str(device)
+    log.write(f"{'resumed' if previous else 'started'}: {config.model}, {size} px, {on}, {len(train)} train / {len(val)} val images, batch {batch_size}")
     for file, why in run.skipped:
         log.write(f"skipped {file}: {why}")
     reporter.started(run)
     origin = dataset_origin(Path(data_dir))  # what the model learns from, so it can say when a picture is outside that
 
     def save_last(epoch: int) -> None:
+        if not world.leader:
+            return
         save_checkpoint(run_dir / "last.pth", make_checkpoint(
             model, config.model, size, asdict(history[-1]) if history else {}, config.model_dump(mode="json"), epoch,
             optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
@@ -459,6 +492,30 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
             history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path), pretrained=pretrained, dataset=origin))
 
     coach = Coach(patience=config.patience, command="dfcoach train")
+
+    def end_of_epoch(epoch: int, train_loss: float, train_acc: float, epoch_started: float) -> tuple[EpochMetrics, bool]:
+        """The leader's work after each epoch: validate, record, save, report, coach; (the epoch's figures, stop now?)."""
+        checked = validate(average.average, spec, val, batch_size, plain_loss, device)
+        metrics = EpochMetrics(epoch, train_loss, train_acc, checked.loss, checked.accuracy, checked.fake_share, val_majority,
+                               optimizer.param_groups[-1]["lr"], time.monotonic() - epoch_started,
+                               val_balanced_acc=checked.balanced_accuracy, val_auc=checked.roc_auc, threshold=checked.threshold)
+        history.append(metrics)
+        _append_metrics(run_dir / "metrics.csv", metrics)
+        saved = None
+        if best_epoch(history) is metrics:
+            save_checkpoint(best_path, make_checkpoint(average.average, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch,
+                                                       threshold=metrics.threshold, threshold_source="validation", dataset=origin))
+            saved = best_path
+        save_last(epoch)
+        log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {metrics.val_loss:.4f} acc {metrics.val_acc:.2%}" + (f", saved {saved}" if saved else ""))
+        reporter.epoch_done(metrics, config.epochs, saved)
+        epochs_task.reach(epoch)
+        advice = coach.after_epoch(history)
+        for item in advice:
+            log.write(f"coach: {item.kind}: {item.message}")
+            reporter.advice(item)
+        return metrics, any(item.stop for item in advice)
+
     val_majority = float(max(np.mean(val.labels == 0), np.mean(val.labels == 1)))
     stopped_early = False
     stage_told = None
@@ -476,6 +533,7 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
                 recipe.set_stage(model, fine_tune, stage)
                 if stage != stage_told:
                     stage_told = stage
+                    trained = world.wrap(model, device)  # DDP takes the parameters that learn when it is made
                     if stage != "all":
                         message = recipe.stage_message(stage, epoch, config.epochs)
                         log.write(message)
@@ -484,67 +542,68 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
                 n_batches = (len(train) + batch_size - 1) // batch_size
                 done_in_epoch = 0
 
-                def after_step(model, epoch=epoch, n_batches=n_batches):
+                def after_step(_trained, epoch=epoch, n_batches=n_batches):
                     nonlocal done_in_epoch
                     average.update(model)
                     done_in_epoch += 1  # the whole run's bar moves per batch, so its estimate is there from the start
                     epochs_task.reach(epoch - 1 + min(1.0, done_in_epoch / n_batches))
 
                 try:
-                    train_loss, train_acc = train_one_epoch(model, spec, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
+                    train_loss, train_acc = train_one_epoch(trained, spec, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
                                                             f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at,
-                                                            after_step=after_step)
+                                                            after_step=after_step, world=world)
                 except OutOfMemory:
                     batch_size = _recover_from_oom(model, optimizer, average, before, batch_size, device, reporter, log)
                     continue  # the same epoch again, with smaller batches
-                checked = validate(average.average, spec, val, batch_size, plain_loss, device)
-                metrics = EpochMetrics(epoch, train_loss, train_acc, checked.loss, checked.accuracy, checked.fake_share, val_majority,
-                                       optimizer.param_groups[-1]["lr"], time.monotonic() - epoch_started,
-                                       val_balanced_acc=checked.balanced_accuracy, val_auc=checked.roc_auc, threshold=checked.threshold)
-                history.append(metrics)
-                _append_metrics(run_dir / "metrics.csv", metrics)
-                saved = None
-                if best_epoch(history) is metrics:
-                    save_checkpoint(best_path, make_checkpoint(average.average, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch,
-                                                               threshold=metrics.threshold, threshold_source="validation", dataset=origin))
-                    saved = best_path
-                save_last(epoch)
-                log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {metrics.val_loss:.4f} acc {metrics.val_acc:.2%}" + (f", saved {saved}" if saved else ""))
-                reporter.epoch_done(metrics, config.epochs, saved)
-                epochs_task.reach(epoch)
-                advice = coach.after_epoch(history)
-                for item in advice:
-                    log.write(f"coach: {item.kind}: {item.message}")
-                    reporter.advice(item)
-                if any(item.stop for item in advice):
+                metrics, stop = world.from_leader(lambda: end_of_epoch(epoch, train_loss, train_acc, epoch_started))
+                if not world.leader:
+                    history.append(metrics)
+                if stop:
                     stopped_early = True
                     break
                 epoch += 1
     except KeyboardInterrupt as stop:
+        if world.distributed and world.leader:
+            finish_stopping()
         why = stop.why if isinstance(stop, StopSignal) else "the person"
-        _write_state(run_dir, status="interrupted", epoch=len(history), stopped_by=stop.name if isinstance(stop, StopSignal) else "ctrl-c")
+        write_state(status="interrupted", epoch=len(history), stopped_by=stop.name if isinstance(stop, StopSignal) else "ctrl-c")
         log.write(f"interrupted by {why} during epoch {epoch}")
-        if history:
+        if history and world.leader:
             from deepfake_coach.train.curves import plot_curves
 
             plot_curves(history, run_dir / "curves.png")  # what it learned so far, to look at while it waits
         said = _stopped_message(run_dir, epoch, len(history))
         raise Interrupted(said if why == "the person" else f"{why[0].upper()}{why[1:]}. {said}",
-                          hint=f"Continue where it stopped with: dfcoach train --resume {run_dir.name}") from None
+                          hint=f"Continue where it stopped with: {world.command(f'--resume {run_dir.name}')}") from None
     except Exception as error:  # recorded for `dfcoach doctor`, then reported by the CLI
-        message = error.message if isinstance(error, CoachError) else f"{type(error).__name__}: {error}"
-        _write_state(run_dir, status="failed", error=message)
+        told = distributed.lost_peer(error, world) if world.distributed and distributed.peer_gone(error) else error
+        message = told.message if isinstance(told, CoachError) else f"{type(error).__name__}: {error}"
+        write_state(status="failed", error=message)
         log.write(f"failed: {message}")
-        raise
+        if told is error:
+            raise
+        raise told from None
 
     best = best_epoch(history)
-    _write_state(run_dir, status="finished", epoch=len(history), best_epoch=best.epoch, best_val_acc=best.val_acc,
-                 best_val_balanced_acc=best.val_balanced_acc)
-    from deepfake_coach.train.curves import plot_curves
+    write_state(status="finished", epoch=len(history), best_epoch=best.epoch, best_val_acc=best.val_acc,
+                best_val_balanced_acc=best.val_balanced_acc)
+    if world.leader:
+        from deepfake_coach.train.curves import plot_curves
 
-    plot_curves(history, run_dir / "curves.png")
+        plot_curves(history, run_dir / "curves.png")
     log.write(f"finished: best val acc {best.val_acc:.2%} at epoch {best.epoch}")
     return TrainResult(run, history, stopped_early, time.monotonic() - started, batch_size)
+
+
+def _resumed_run(runs_dir: Path, which: str) -> tuple[Path, dict]:
+    run_dir = find_run(runs_dir, which)
+    return run_dir, load_checkpoint(run_dir / "last.pth")
+
+
+def _new_run(runs_dir: Path, config: TrainConfig, size: int, pretrained: bool, data_dir: Path) -> Path:
+    run_dir, _ = _new_run_dir(runs_dir)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({**config.model_dump(mode="json"), "image_size": size, "pretrained": pretrained, "data_dir": str(data_dir)}, sort_keys=False))
+    return run_dir
 
 
 def _stopped_message(run_dir: Path, epoch: int, epochs_done: int) -> str:

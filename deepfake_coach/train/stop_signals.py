@@ -44,6 +44,16 @@ def stop_signals_as_interrupts() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def finish_stopping() -> None:
+    """From now on Ctrl-C and stop signals are ignored (main thread only), so that a process already
+    stopping saves and says so before it ends. For the first process of a run on several devices:
+    torchrun stops the others with SIGTERM as soon as one of them has ended, and would cut it short
+    (it still ends it, with SIGKILL, if it takes more than 30 seconds)."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, *CAUGHT):
+            signal.signal(number, signal.SIG_IGN)
+
+
 def process_alive(pid: object) -> bool:
     """Whether a process with this id runs on this computer (one of another user's counts)."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:

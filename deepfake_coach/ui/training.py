@@ -31,8 +31,11 @@ class ConsoleReporter(TrainReporter):
     def started(self, run: RunInfo) -> None:
         c = self.console
         what = "Resuming" if run.start_epoch > 1 else "Training"
+        on = f"the {escape(run.device.upper())}"
+        if run.processes > 1:
+            on = f"{run.processes} GPUs" if run.device == "cuda" else f"{run.processes} processes sharing the {escape(run.device.upper())}"
         c.print(f"[bold]{what} {escape(run.model_name)}[/bold] on {run.train_images:,} training and {run.val_images:,} validation "
-                f"images, {run.image_size} px, batches of {run.batch_size}, on the {escape(run.device.upper())}.")
+                f"images, {run.image_size} px, batches of {run.batch_size}, on {on}.")
         if run.device == "cpu":
             c.print("No GPU here: that is fine, a CPU trains the small models in minutes.", style="dim")
         c.print("Loss is how wrong the model is (lower is better); accuracy is the share it gets right. "
