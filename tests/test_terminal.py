@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -121,3 +122,39 @@ def test_the_kaggle_route_asks_again_after_a_path_that_is_not_the_140k(tmp_path)
     saved = (tmp_path / "dfcoach.yaml").read_text()
     assert "source: folder" in saved and "- dataset" in saved
     assert (tmp_path / "dataset" / "train" / "real").is_dir()
+
+
+def test_ctrl_c_in_the_quick_run_then_continue_in_a_real_terminal(tmp_path):
+    """Ctrl-C while the quick run trains is a stop, not an error; `dfcoach init` again continues that run
+    (no new one), and with no deploy, What next offers deploy, not a service that would answer 503."""
+    child = spawn(tmp_path, "init", "--dataset", "tiny_demo", "--images-per-class", "20", "--image-size", "64")
+    child.logfile_read = first = io.StringIO()
+    child.expect("Which model will you train")
+    child.send("\r")
+    child.expect("Epoch 2/5")
+    child.sendintr()  # Ctrl-C, as the terminal sends it
+    child.expect(pexpect.EOF)
+    child.close()
+    stopped = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", first.getvalue()).split())
+    assert child.exitstatus == 130, stopped
+    assert "Error" not in stopped and "How to fix" not in stopped
+    assert re.search(r"Stopped at step 4, “A quick training run”.*Epochs? 1(-\d)? (is|are) saved in runs/", stopped), stopped
+    assert "Run `dfcoach init` again to continue from there: the run picks up where it stopped." in stopped
+    (run,) = list((tmp_path / "runs").iterdir())
+    assert (run / "curves.png").is_file()
+
+    child = spawn(tmp_path, "init")
+    child.logfile_read = second = io.StringIO()
+    child.expect("Continue from there")
+    child.send("\r")  # continue, the default
+    child.expect("Resuming")
+    child.expect("Start the full run now")
+    child.send("n\r")
+    child.expect("Write your model into the .env file")
+    child.send("n\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, second.getvalue()
+    assert list((tmp_path / "runs").iterdir()) == [run]  # the stopped run went on; none was started again
+    farewell = " ".join(re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", second.getvalue()).split("What next")[-1].split())  # as read: no styles
+    assert "dfcoach serve" not in farewell and "Deployed: .env points at a model that loads: dfcoach deploy" in farewell
