@@ -59,9 +59,11 @@ def discard_typed_ahead() -> None:
     13-minute training run must not answer the question that follows it."""
     try:
         import termios
-
+    except ImportError:  # Windows: no such call (and no typed-ahead Enter kept this way)
+        return
+    try:
         termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
-    except (ImportError, OSError, ValueError):  # not a terminal (or Windows): nothing is waiting there
+    except (termios.error, OSError, ValueError):  # not a terminal: nothing is waiting there
         pass
 
 

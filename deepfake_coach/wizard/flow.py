@@ -87,7 +87,12 @@ def run_wizard(steps: list[Step], options: InitOptions, prompter: Prompter, prog
         except (Interrupted, KeyboardInterrupt) as stop:
             wizard.save()
             stopped_run = isinstance(stop, Interrupted) and "--resume" in (stop.hint or "")  # what training saved, said by it
-            what = stop.message.removeprefix("Stopped") if stopped_run else ". Everything finished before it is saved."
+            if not stopped_run:
+                what = ". Everything finished before it is saved."
+            elif stop.message.startswith("Stopped"):  # "Stopped during epoch 3. Epochs 1-2 are saved ..."
+                what = stop.message.removeprefix("Stopped")
+            else:  # "A stop signal (SIGTERM) arrived. Stopped ..."
+                what = f". {stop.message}"
             raise Interrupted(
                 f"Stopped at step {number}, “{step.title}”{what}",
                 hint="Run `dfcoach init` again to continue from there" + (": the run picks up where it stopped." if stopped_run else "."),
