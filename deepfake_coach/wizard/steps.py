@@ -300,11 +300,13 @@ def quick_run(wizard: Wizard) -> None:
 
 
 def check_model_options(options: InitOptions) -> None:
-    from deepfake_coach.train.models import MODELS, check_image_size
+    if options.model is None:  # the model comes from dfcoach.yaml or the default, checked when training
+        return
+    from deepfake_coach.train.models import MODELS, check_image_size  # imports torch: only when there is a --model to check
 
-    if options.model is not None and options.model not in MODELS:
+    if options.model not in MODELS:
         raise UsageError(f"There is no model called {options.model!r}.", hint=f"Use --model with one of: {', '.join(MODELS)}.")
-    if options.image_size is not None and options.model is not None:  # else the model comes from dfcoach.yaml, checked when training
+    if options.image_size is not None:
         check_image_size(options.model, options.image_size)
 
 
