@@ -259,7 +259,7 @@ def dataset(context: DoctorContext) -> Finding:
 
 @check("last_run", "Last training run")
 def last_run(context: DoctorContext) -> Finding:
-    from deepfake_coach.train.loop import latest_run, run_status
+    from deepfake_coach.train.loop import latest_run, status_of
 
     run = latest_run(Path(context.project_dir) / "runs")
     if run is None:
@@ -270,7 +270,7 @@ def last_run(context: DoctorContext) -> Finding:
         return warn(f"{run}/state.json cannot be read.", "Start a new run: dfcoach train --quick")
     log = run / "train.log"
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-    status = run_status(run)  # what state.json says, and whether a "running" run's process is still there
+    status = status_of(state)  # what state.json says, and whether a "running" run's process is still there
     resume = f"dfcoach train --resume {run.name}" if (run / "last.pth").is_file() else "dfcoach train"
     if status == "failed":
         error = state.get("error", "an unknown error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepfake_coach.data.sources import DOWNLOADABLE, get_source, sample
+from deepfake_coach.data.sources import DEMO_MIN_IMAGES_PER_CLASS, DOWNLOADABLE, get_source, sample
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
@@ -15,8 +15,7 @@ def download_tiny_demo(
     """Generate the offline demo into `data_dir` (atomically); returns the number of images."""
     from deepfake_coach.data.sources import tiny_demo
 
-    if images_per_class < 10:
-        raise UsageError("--images-per-class must be at least 10, so that val and test get images too.", hint="The default, 500, is a good start.")
+    check_images_per_class(images_per_class)
     look_at_target(Path(data_dir)).allow(replace)
     try:
         with building_dataset(Path(data_dir), replace, progress) as staging:
@@ -28,6 +27,13 @@ def download_tiny_demo(
     except OSError as error:
         raise from_os_error(error, f"write the demo dataset to {data_dir}") from None
     return len(images)
+
+
+def check_images_per_class(images_per_class: int) -> None:
+    """The demo's size, checked before anything is made (by `data download` and by `init`)."""
+    if images_per_class < DEMO_MIN_IMAGES_PER_CLASS:
+        raise UsageError(f"--images-per-class must be at least {DEMO_MIN_IMAGES_PER_CLASS}, so that val and test get images too.",
+                         hint="The default, 500, is a good start.")
 
 
 def create_sample(data_dir: Path) -> list[Path]:

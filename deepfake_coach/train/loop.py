@@ -385,6 +385,11 @@ def run_status(run_dir: Path) -> str:
         state = json.loads((run_dir / RUN_STATE).read_text())
     except (OSError, ValueError):
         return "unknown"
+    return status_of(state)
+
+
+def status_of(state: object) -> str:
+    """`run_status` for a state.json already read."""
     status = state.get("status", "unknown") if isinstance(state, dict) else "unknown"
     if status == "running" and state.get("host") == socket.gethostname() and not process_alive(state.get("pid")):
         return "cut_off"

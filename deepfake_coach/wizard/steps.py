@@ -73,11 +73,9 @@ def check_dataset_options(options: InitOptions) -> None:
     for flag, path in (("--source", options.source), ("--archive", options.archive)):
         if path is not None and not Path(path).expanduser().exists():
             raise UsageError(f"{flag} {path}: there is nothing at that path.", hint="Check it for typos.")
-    from deepfake_coach.data.sources.tiny_demo import MIN_IMAGES_PER_CLASS
+    from deepfake_coach.data.download import check_images_per_class
 
-    if options.images_per_class < MIN_IMAGES_PER_CLASS:
-        raise UsageError(f"--images-per-class {options.images_per_class} is too few to split into train, val and test.",
-                         hint=f"Use at least {MIN_IMAGES_PER_CLASS} (the demo's default is 500).")
+    check_images_per_class(options.images_per_class)
 
 
 def _keep_existing_dataset(wizard: Wizard, data_dir: Path) -> bool:

@@ -86,6 +86,10 @@ SOURCES: tuple[Source, ...] = (
 
 
 
+# The demo's smallest size: enough for every split to get pictures of both classes. Here, not in
+# tiny_demo.py, so commands can check --images-per-class without importing OpenCV.
+DEMO_MIN_IMAGES_PER_CLASS = 10
+
 NAMES: tuple[str, ...] = tuple(source.name for source in SOURCES)
 DOWNLOADABLE: tuple[str, ...] = tuple(source.name for source in SOURCES if source.downloadable)
 

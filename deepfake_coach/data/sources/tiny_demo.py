@@ -40,12 +40,13 @@ import cv2
 import numpy as np
 
 from deepfake_coach.data.layout import CLASSES as LABELS, SPLITS
+from deepfake_coach.data.sources import DEMO_MIN_IMAGES_PER_CLASS
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
 ARTIFACT_KINDS: tuple[str, ...] = ("gan_upsampling", "face_swap", "over_smooth")
 DEFAULT_IMAGES_PER_CLASS = 500
 DEFAULT_SPLIT = (0.7, 0.2, 0.1)
-MIN_IMAGES_PER_CLASS = 10
+MIN_IMAGES_PER_CLASS = DEMO_MIN_IMAGES_PER_CLASS
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_HEADER = ("file", "label", "split", "artifact")
