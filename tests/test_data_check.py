@@ -249,3 +249,14 @@ def test_confirming_a_pair_compares_the_pictures(tmp_path):
     Image.open(a).resize((150, 150)).save(tmp_path / "a_big.png")
     paths = [a, b, tmp_path / "a_big.png", tmp_path / "missing.jpg"]
     assert confirm_same_picture(paths, [(0, 1), (0, 2), (0, 3)]) == [(0, 2)]
+
+
+def test_only_the_demos_manifest_makes_a_dataset_the_demo(tmp_path):
+    """kaggle_140k writes a manifest.csv too; only the demo's columns make a dataset the demo."""
+    from deepfake_coach.data.origin import DEMO_COLUMNS, KAGGLE_COLUMNS
+
+    dataset = make_dataset(tmp_path / "d")
+    (dataset / "manifest.csv").write_text(",".join(KAGGLE_COLUMNS) + "\n")
+    assert check_dataset(dataset).is_demo is False
+    (dataset / "manifest.csv").write_text(",".join(DEMO_COLUMNS) + "\n")
+    assert check_dataset(dataset).is_demo is True

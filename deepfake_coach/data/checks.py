@@ -27,6 +27,7 @@ from deepfake_coach.data.layout import (
     split_of,
     visible_files,
 )
+from deepfake_coach.data.origin import is_demo
 from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.images import MAX_PIXELS, PERMISSION, TOO_LARGE, megapixels
@@ -115,13 +116,13 @@ def check_dataset(data_dir: Path, progress: Progress = NO_PROGRESS, save_report:
 
     usable = {key: [p for p in files if infos[p].ok and p.suffix.lower() in IMAGE_EXTENSIONS] for key, files in class_files.items()}
     counts = {split: {label: len(usable.get((split, label), [])) for label in CLASSES} for split in SPLITS}
-    is_demo = (data_dir / DEMO_MANIFEST).is_file()
+    demo = is_demo(data_dir)
 
     problems += _stray_problems(data_dir, stray)
     problems += _file_problems(data_dir, class_files, infos)
-    problems += _count_problems(data_dir, counts, problems, is_demo)
+    problems += _count_problems(data_dir, counts, problems, demo)
     problems += _duplicate_problems(data_dir, usable, infos)
-    report = DatasetReport(data_dir, counts, problems, is_demo)
+    report = DatasetReport(data_dir, counts, problems, demo)
     if save_report:
         _save(report)
     return report

@@ -12,20 +12,26 @@ from pathlib import Path
 from deepfake_coach.data.layout import IMAGE_EXTENSIONS, VIDEOS_CSV
 
 MANIFEST = "manifest.csv"
-DEMO_COLUMNS = ["file", "label", "split", "artifact"]  # tiny_demo's manifest
-KAGGLE_COLUMNS = ["file", "label", "split", "source"]  # kaggle_140k's manifest
+# The manifests' headers, which tiny_demo and kaggle_140k write from here (tiny_demo loads OpenCV: this
+# module, read by training and the service, does not).
+DEMO_COLUMNS = ["file", "label", "split", "artifact"]
+KAGGLE_COLUMNS = ["file", "label", "split", "source"]
 KINDS = ("demo", "photos", "video frames")
+
+
+def is_demo(data_dir: Path) -> bool:
+    """Whether `data_dir` is the generated demo (kaggle_140k writes a manifest.csv too, with other columns)."""
+    return _manifest_columns(Path(data_dir) / MANIFEST) == DEMO_COLUMNS
 
 
 def dataset_origin(data_dir: Path) -> dict:
     """{"name", "kind"} and, for the demo, "picture_size" ([width, height] of its pictures)."""
     data_dir = Path(data_dir)
-    columns = _manifest_columns(data_dir / MANIFEST)
-    if columns == DEMO_COLUMNS:
+    if is_demo(data_dir):
         origin = {"name": "tiny_demo", "kind": "demo"}
         size = _first_picture_size(data_dir / "train")
         return origin | ({"picture_size": list(size)} if size else {})
-    if columns == KAGGLE_COLUMNS:
+    if _manifest_columns(data_dir / MANIFEST) == KAGGLE_COLUMNS:
         return {"name": "kaggle_140k", "kind": "photos"}
     if (data_dir / VIDEOS_CSV).is_file():
         return {"name": "videos", "kind": "video frames"}

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Mapping
 
 from deepfake_coach.data.layout import CLASSES, IMAGE_EXTENSIONS, SPLITS, class_of, split_of
+from deepfake_coach.data.origin import KAGGLE_COLUMNS
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
@@ -337,7 +338,7 @@ def _write(handle, chosen: dict[tuple[str, str], list[str]], data_dir: Path, rep
 def _write_manifest(path: Path, rows: list[tuple[str, str, str, str]]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["file", "label", "split", "source"])
+        writer.writerow(KAGGLE_COLUMNS)  # data.origin recognises the dataset by it
         writer.writerows(rows)
 
 

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from deepfake_coach.data.layout import CLASSES as LABELS, SPLITS
+from deepfake_coach.data.origin import DEMO_COLUMNS
 from deepfake_coach.data.sources import DEMO_MIN_IMAGES_PER_CLASS
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
@@ -49,7 +50,7 @@ DEFAULT_SPLIT = (0.7, 0.2, 0.1)
 MIN_IMAGES_PER_CLASS = DEMO_MIN_IMAGES_PER_CLASS
 
 MANIFEST_NAME = "manifest.csv"
-MANIFEST_HEADER = ("file", "label", "split", "artifact")
+MANIFEST_HEADER = tuple(DEMO_COLUMNS)  # data.origin recognises the demo by it
 
 # Artifact strength drawn per fake image, as a fraction of each artifact's full
 # effect. Tuned with benchmarks/tiny_demo_learnability.py (seeds 0-2): the
