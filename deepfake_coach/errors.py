@@ -1,8 +1,8 @@
 """Errors a person should read as a message, not as a traceback.
 
 Every expected failure is a `CoachError`: what went wrong, a hint saying how to
-fix it, and the exit code. The CLI has one handler (`cli._guarded`, which prints
-them with `ui.console.report_error`); library code raises them and never prints.
+fix it, and the exit code. The CLI has one handler (`cli._base._guarded`, which
+prints them with `Output.error`); library code raises them and never prints.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ import numpy as np
 from deepfake_coach.data.origin import outside_training, trained_on
 from deepfake_coach.errors import CoachError
 from deepfake_coach.images import UnreadablePicture, open_picture
+from deepfake_coach.project import MODELS
 
-MODELS_DIR = Path("models")
+MODELS_DIR = Path(MODELS)  # a library caller's default: the project in the current folder
 MODEL_GLOB = "best_model_*.pth"
 DEFAULT_THRESHOLD = 0.5  # for model files saved before training chose a threshold
 # Where the threshold in use comes from, as reports and JSON name it
@@ -136,11 +137,11 @@ class Detector:
         self.model = for_inference(model_from_checkpoint(checkpoint), self.device)
 
     @classmethod
-    def load(cls, path: Path | None = None, device: str = "cpu") -> "Detector":
-        """The model at `path` (default: the newest in models/), checked to load safely."""
+    def load(cls, path: Path | None = None, device: str = "cpu", models_dir: Path = MODELS_DIR) -> "Detector":
+        """The model at `path` (default: the newest in `models_dir`), checked to load safely."""
         from deepfake_coach.train.checkpoint import load_checkpoint
 
-        path = Path(path) if path is not None else newest_model()
+        path = Path(path) if path is not None else newest_model(models_dir)
         return cls(load_checkpoint(path), path, device)
 
     def prepare(self, image) -> np.ndarray:

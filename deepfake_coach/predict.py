@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from deepfake_coach.data.layout import IMAGE_EXTENSIONS, is_hidden, visible_files
-from deepfake_coach.data.video import DEFAULT_FRAMES, is_video
+from deepfake_coach.data.sources import DEFAULT_FRAMES
+from deepfake_coach.data.video import is_video
 from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.inference import DEFAULT_THRESHOLD, FROM_DEFAULT
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepfake_coach.data.video import DEFAULT_FRAMES
+from deepfake_coach.data.sources import DEFAULT_FRAMES
 from deepfake_coach.inference import Verdict
 
 

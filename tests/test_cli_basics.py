@@ -89,16 +89,13 @@ def test_no_color_leaves_no_escape_codes(cli, tmp_path):
 
 
 def test_color_is_used_only_on_terminals_and_without_no_color(monkeypatch):
-    from deepfake_coach.ui import console
+    from deepfake_coach.io.output import Output
 
     monkeypatch.setenv("NO_COLOR", "1")
-    console.configure()
-    assert console.err().no_color
+    assert Output.for_terminal().err.no_color
     monkeypatch.delenv("NO_COLOR")
-    console.configure(no_color=True)
-    assert console.out().no_color
-    console.configure()
-    assert not console.out().no_color
+    assert Output.for_terminal(no_color=True).out.no_color
+    assert not Output.for_terminal().out.no_color
 
 
 def test_data_dir_comes_from_dfcoach_yaml_unless_a_flag_says_otherwise(cli, tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from conftest import make_faces_folder
 from kaggle_fixtures import home, kaggle, make_140k_zip, write_kaggle_json  # noqa: F401  (fixtures)
 from deepfake_coach.config import load_project_config
 from deepfake_coach.errors import DataError, Interrupted, MissingAnswer
+from deepfake_coach.io.output import Output
 from deepfake_coach.ui.progress import NO_PROGRESS
 from deepfake_coach.ui.prompts import NoInputPrompter, ScriptedPrompter
 from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
@@ -35,7 +36,7 @@ class Run:
         self.options = InitOptions(**{**TINY, **options})
 
     def __call__(self):
-        run_wizard(STEPS, self.options, self.prompter, NO_PROGRESS, Console(file=self.out, width=200), Console(file=self.err, width=200))
+        run_wizard(STEPS, self.options, self.prompter, NO_PROGRESS, Output(Console(file=self.out, width=200), Console(file=self.err, width=200)))
         return self
 
     @property
@@ -62,7 +63,7 @@ def test_yes_runs_the_whole_demo_journey(project):
     assert shown and (project / shown.group(1)).is_file() and "/test/" in shown.group(1)
     env = (project / ".env").read_text()
     assert "MODEL_TYPE=custom" in env and "MODEL_PATH=./models/best_model_efficientnet_lite0_" in env and "CUSTOM_MODEL_TYPE=efficientnet_lite0" in env
-    assert "The service answered: the test picture is" in run.text
+    assert "POST /inference/analyze-frame: a test picture was judged" in run.text  # the live check, as `deploy --check` says it
     assert "cannot judge real photos" in run.text and "dfcoach predict PHOTO" not in run.text  # a demo model
     assert "✓ Deployed: .env points at a model that loads" in run.text
     assert "Accuracy" in run.text or "accuracy" in run.text  # the evaluation on the test images
@@ -276,12 +277,12 @@ def _short_runs():
     Path("dfcoach.yaml").write_text("train:\n  epochs: 3\n")
 
 
-def test_kaggle_from_a_browser_zip_asks_nothing_about_credentials(home, capsys):
+def test_kaggle_from_a_browser_zip_asks_nothing_about_credentials(home):
     _short_runs()
     archive = make_140k_zip(home.parent / "140k.zip")
     run = Run({}, dataset="kaggle_140k", archive=archive, model="custom_cnn", full=False, deploy=False)()
     assert run.prompter.asked == []
-    messages = capsys.readouterr().err  # the same lines `dfcoach data download kaggle_140k` prints
+    messages = run.err.getvalue()  # the same lines `dfcoach data download kaggle_140k` prints, through the wizard's output
     assert "images sampled from" in messages
     assert "fewer images than asked for" in messages  # the small zip cannot give 7,000 per class
     assert completed(home.parent / "project")[-1] == "farewell"
@@ -352,7 +353,7 @@ def _holiday_zip(path):
     return path
 
 
-def test_kaggle_a_typed_zip_that_is_not_the_140k_is_explained_and_asked_again(home, capsys):
+def test_kaggle_a_typed_zip_that_is_not_the_140k_is_explained_and_asked_again(home):
     _short_runs()
     wrong, right = _holiday_zip(home.parent / "photos.zip"), make_140k_zip(home.parent / "140k.zip")
     run = Run(dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)
@@ -364,14 +365,14 @@ def test_kaggle_a_typed_zip_that_is_not_the_140k_is_explained_and_asked_again(ho
     assert "photos.zip is not the 140k Real and Fake Faces dataset" in said and "At its top it has: holiday/" in said
     assert "real_vs_fake/real-vs-fake/" in said
     assert run.prompter.offered["--archive (again)"] == [["another", "stop"]]
-    assert "images sampled from" in capsys.readouterr().err
+    assert "images sampled from" in run.err.getvalue()
     project = home.parent / "project"
     assert (project / "dataset" / "manifest.csv").is_file()
     assert load_project_config(project / "dfcoach.yaml").data.source == "kaggle_140k"
     assert completed(project)[-1] == "farewell"
 
 
-def test_kaggle_a_typed_folder_of_real_and_fake_images_can_be_trained_on_as_your_own(home, capsys):
+def test_kaggle_a_typed_folder_of_real_and_fake_images_can_be_trained_on_as_your_own(home):
     _short_runs()
     faces = make_faces_folder(home.parent / "my_faces", real=20, fake=20)
     run = Run(dataset="kaggle_140k", model="custom_cnn", full=False, deploy=False)
@@ -381,7 +382,7 @@ def test_kaggle_a_typed_folder_of_real_and_fake_images_can_be_trained_on_as_your
     assert run.prompter.offered["--archive (again)"] == [["another", "folder", "stop"]]
     said = " ".join(run.text.split())
     assert "my_faces is not the 140k Real and Fake Faces dataset" in said and "At its top it has: fake/, real/" in said
-    assert "Organized 40 images from" in capsys.readouterr().err
+    assert "Organized 40 images from" in run.err.getvalue()
     project = home.parent / "project"
     assert load_project_config(project / "dfcoach.yaml").data.source == "folder"  # init run again knows what it trains on
     assert completed(project)[-1] == "farewell"

@@ -38,11 +38,11 @@ from deepfake_coach.data.layout import (
 )
 from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
+from deepfake_coach.data.sources import DEFAULT_SPLIT
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
-DEFAULT_SPLIT = (0.7, 0.2, 0.1)
 SEARCH_DEPTH = 3  # how deep to look for real/ and fake/ (unzipped archives add a level or two)
 SOURCE_TREE = """SRC/
 ├── real/   your real face images (subfolders are fine)

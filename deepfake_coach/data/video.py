@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deepfake_coach.data.sources import DEFAULT_FRAMES
 from deepfake_coach.errors import DataError, debug_enabled
 
-DEFAULT_FRAMES = 32  # frames taken from each video, as DeepfakeBench does
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"})
 # Between two wanted frames further apart than this, jump (decoding from the nearest
 # key frame) instead of decoding every frame in between: a long clip costs 32 jumps,

@@ -30,9 +30,10 @@ from pathlib import Path
 
 from deepfake_coach.data.faces import crop_face, find_largest_face
 from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, NAME_LIMIT, SPLITS, VIDEOS_CSV, fit_name, visible_files
-from deepfake_coach.data.organize import DEFAULT_SPLIT, split_counts, find_source
+from deepfake_coach.data.organize import split_counts, find_source
+from deepfake_coach.data.sources import DEFAULT_FRAMES, DEFAULT_SPLIT
 from deepfake_coach.data.replace import building_dataset, look_at_target
-from deepfake_coach.data.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS, UnreadableVideo, count_frames, is_video, read_frames
+from deepfake_coach.data.video import VIDEO_EXTENSIONS, UnreadableVideo, count_frames, is_video, read_frames
 from deepfake_coach.errors import DataError, Interrupted, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress

@@ -104,3 +104,19 @@ def render_unreadable(unreadable: list[tuple[str, str]], console: Console, what:
         console.print(Padding(f"- {escape(str(file))}: {escape(reason)}", (0, 0, 0, 2), expand=False))
     if len(unreadable) > UNREADABLE_SHOWN:
         console.print(Padding(f"... and {len(unreadable) - UNREADABLE_SHOWN:,} more", (0, 0, 0, 2)))
+
+
+def render_prediction_report(predictions, detector, output) -> None:
+    """What `dfcoach predict` judged: the verdicts, the threshold they rest on, and what was not like the training pictures."""
+    from deepfake_coach.inference import explain_threshold
+
+    if predictions.verdicts:
+        render_predictions([(str(path), v.label, v.fake_probability) for path, v in predictions.verdicts], output)
+    if predictions.videos:
+        render_video_predictions(predictions.videos, output)
+    if predictions.judged_any:  # a 40% "fake" surprises unless the cut is said
+        output.info(explain_threshold(predictions.threshold, predictions.threshold_source, detector.threshold))
+    for warning in dict.fromkeys(predictions.outside.values()):  # said once, however many files it concerns
+        output.warn(f"{len(predictions.outside):,} of these files are not like the pictures the model learned from. {warning}")
+    if predictions.unreadable:
+        render_unreadable([(str(path), reason) for path, reason in predictions.unreadable], output.err)

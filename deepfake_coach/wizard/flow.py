@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from rich.console import Console
-
-from deepfake_coach.config import CONFIG_FILE, ProjectConfig, WizardState, load_project_config, save_project_config
+from deepfake_coach.config import ProjectConfig, WizardState
 from deepfake_coach.errors import CoachError, Interrupted
+from deepfake_coach.io.output import Output
+from deepfake_coach.project import Project
 from deepfake_coach.ui.progress import Progress
 from deepfake_coach.ui.prompts import Choice, Prompter
 from deepfake_coach.wizard.answers import Answers
@@ -42,20 +42,21 @@ class InitOptions:
 
 @dataclass
 class Wizard:
-    """What the steps share: the options, where answers come from, the settings, the consoles."""
+    """What the steps share: the options, where answers come from, the project, the output."""
 
     options: InitOptions
     answers: Answers
-    config: ProjectConfig
+    project: Project
     progress: Progress
-    out: Console  # the story and results (stdout)
-    err: Console  # progress and coaching (stderr), as the commands print them
-    config_path: Path = Path(CONFIG_FILE)
-    project_dir: Path = Path(".")
+    output: Output  # the story and results on stdout; progress and coaching on stderr, as the commands print them
     continuing: bool = False  # picking up an earlier session: its answers in dfcoach.yaml stand
 
+    @property
+    def config(self) -> ProjectConfig:
+        return self.project.config
+
     def save(self) -> None:
-        save_project_config(self.config, self.config_path)
+        self.project.save()
 
 
 @dataclass(frozen=True)
@@ -68,20 +69,19 @@ class Step:
     check: Callable[[InitOptions], None] | None = None
 
 
-def run_wizard(steps: list[Step], options: InitOptions, prompter: Prompter, progress: Progress, out: Console, err: Console,
+def run_wizard(steps: list[Step], options: InitOptions, prompter: Prompter, progress: Progress, output: Output,
                project_dir: Path = Path(".")) -> None:
     for step in steps:
         if step.check is not None:
             step.check(options)
-    config_path = Path(project_dir) / CONFIG_FILE
-    wizard = Wizard(options, Answers(prompter, options.yes), load_project_config(config_path), progress, out, err, config_path, Path(project_dir))
+    wizard = Wizard(options, Answers(prompter, options.yes), Project.open(project_dir), progress, output)
     if not _start_or_continue(wizard, steps):
         return
     for number, step in enumerate(steps, start=1):
         if step.name in wizard.config.wizard.completed:
             continue
-        out.print()
-        out.rule(f"Step {number} of {len(steps)}: {step.title}", align="left")
+        output.print()
+        output.rule(f"Step {number} of {len(steps)}: {step.title}", align="left")
         try:
             step.run(wizard)
         except (Interrupted, KeyboardInterrupt) as stop:
@@ -122,8 +122,8 @@ def _start_or_continue(wizard: Wizard, steps: list[Step]) -> bool:
         wizard.save()
         return True
     if not remaining:
-        wizard.out.print("Everything is done already. `dfcoach checklist` shows where you stand; `dfcoach init --restart` goes through it again.")
+        wizard.output.print("Everything is done already. `dfcoach checklist` shows where you stand; `dfcoach init --restart` goes through it again.")
         return False
     wizard.continuing = True
-    wizard.out.print(f"Continuing: {len(done)} of {len(steps)} steps were done before.")
+    wizard.output.print(f"Continuing: {len(done)} of {len(steps)} steps were done before.")
     return True

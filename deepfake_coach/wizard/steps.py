@@ -19,7 +19,7 @@ from deepfake_coach.wizard.flow import InitOptions, Step, Wizard
 
 
 def welcome(wizard: Wizard) -> None:
-    wizard.out.print(texts.WELCOME)
+    wizard.output.print(texts.WELCOME)
 
 
 # --- 2. environment -----------------------------------------------------------------------------
@@ -31,9 +31,10 @@ def environment(wizard: Wizard) -> None:
     from deepfake_coach.doctor import DoctorContext, run_checks
     from deepfake_coach.ui.health import render_checks
 
-    context = DoctorContext(project_dir=wizard.project_dir, data_dir=wizard.config.data.dir, env_file=wizard.config.deploy.env_file)
+    project = wizard.project
+    context = DoctorContext(project_dir=project.root, data_dir=project.data_dir(), env_file=project.env_file())
     results = run_checks(context, only=ENVIRONMENT_CHECKS)
-    render_checks(results, wizard.out)
+    render_checks(results, wizard.output)
     failed = [result for result in results if result.status == "fail"]
     if failed:
         raise DataError(f"This computer is not ready yet: {failed[0].title.lower()}.",
@@ -57,7 +58,7 @@ def choose_dataset(wizard: Wizard) -> None:
     wizard.save()
 
     if _keep_existing_dataset(wizard, data_dir):
-        wizard.out.print(f"Using the dataset already in {escape(str(data_dir))}/.")
+        wizard.output.print(f"Using the dataset already in {escape(str(data_dir))}/.")
     else:
         DATASET_GETTERS[name](wizard, data_dir)
     _check_dataset(wizard, data_dir)
@@ -92,17 +93,29 @@ def _keep_existing_dataset(wizard: Wizard, data_dir: Path) -> bool:
     return not decide_replace(data_dir, wizard.options.replace_data, ask, keep_flag="--keep-data")
 
 
-def _get_tiny_demo(wizard: Wizard, data_dir: Path) -> None:
-    from deepfake_coach.data.download import download_tiny_demo
+def _request(wizard: Wizard, name: str, data_dir: Path, **fields) -> "DatasetRequest":
+    """What the wizard asks of a source: the defaults of `dfcoach data download` and `data organize`. The
+    dataset folder was checked before (_keep_existing_dataset): a dataset in it may be replaced."""
+    from deepfake_coach.data.sources import DatasetRequest
 
-    count = download_tiny_demo(data_dir, wizard.options.images_per_class, wizard.options.seed, replace=True, progress=wizard.progress)
-    wizard.out.print(f"[green]✓[/green] Wrote {count:,} demo faces to {escape(str(data_dir))}/.")
+    return DatasetRequest(name, data_dir, wizard.options.seed, replace=True, images_per_class=wizard.options.images_per_class, **fields)
+
+
+def _get(wizard: Wizard, request) -> None:
+    """The same use case as `dfcoach data download` / `data organize`, and the same report of what it made."""
+    from deepfake_coach.ui.reports import render_dataset_made
+    from deepfake_coach.usecases.dataset import get_dataset
+
+    result = get_dataset(request, wizard.project, wizard.output, wizard.progress)
+    render_dataset_made(result, request.data_dir, request.seed, wizard.output)
+
+
+def _get_tiny_demo(wizard: Wizard, data_dir: Path) -> None:
+    _get(wizard, _request(wizard, "tiny_demo", data_dir))
 
 
 def _get_sample(wizard: Wizard, data_dir: Path) -> None:
-    from deepfake_coach.data.download import create_sample
-
-    create_sample(data_dir)
+    _get(wizard, _request(wizard, "sample", data_dir))
     raise DataError(
         f"Created the empty folders in {data_dir}/: put your real faces in {data_dir}/train/real, {data_dir}/val/real, "
         f"{data_dir}/test/real, and the fakes in the matching fake/ folders.",
@@ -111,81 +124,64 @@ def _get_sample(wizard: Wizard, data_dir: Path) -> None:
 
 
 def _get_folder(wizard: Wizard, data_dir: Path) -> None:
-    wizard.out.print(texts.FOLDER_LAYOUT)
-    source = wizard.answers.text(
-        "Where is your folder with real/ and fake/ inside?", flag="--source", default=None,
-        given=str(wizard.options.source) if wizard.options.source else None, validate=_existing_path,
-    )
-    _organize_folder(wizard, Path(source).expanduser(), data_dir)
-
-
-def _organize_folder(wizard: Wizard, source: Path, data_dir: Path) -> None:
-    from deepfake_coach.data.organize import DEFAULT_SPLIT, organize
-    from deepfake_coach.ui.reports import render_organize_summary
-
-    result = organize(source, data_dir, DEFAULT_SPLIT, wizard.options.seed, replace=True, progress=wizard.progress)
-    render_organize_summary(result, data_dir)
+    wizard.output.print(texts.FOLDER_LAYOUT)
+    _get(wizard, _request(wizard, "folder", data_dir, source=_ask_for_source(wizard, "Where is your folder with real/ and fake/ inside?")))
 
 
 def _get_faceforensics(wizard: Wizard, data_dir: Path) -> None:
-    from deepfake_coach.data.sources import faceforensics
-    from deepfake_coach.ui.reports import render_video_summary
+    wizard.output.print(texts.FACEFORENSICS_INTRO)
+    source = _ask_for_source(wizard, "Where did the FaceForensics++ download script put the videos?")
+    _get(wizard, _request(wizard, "faceforensics", data_dir, source=source))
 
-    wizard.out.print(texts.FACEFORENSICS_INTRO)
-    source = wizard.answers.text(
-        "Where did the FaceForensics++ download script put the videos?", flag="--source", default=None,
-        given=str(wizard.options.source) if wizard.options.source else None, validate=_existing_path,
-    )
-    result = faceforensics.prepare(Path(source).expanduser(), data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
-    render_video_summary(result, data_dir)
+
+def _ask_for_source(wizard: Wizard, question: str) -> Path:
+    given = str(wizard.options.source) if wizard.options.source else None
+    return Path(wizard.answers.text(question, flag="--source", default=None, given=given, validate=_existing_path)).expanduser()
 
 
 def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
     """Credentials and the download when possible; a zip downloaded in a browser otherwise. A zip or
     folder typed in that is not the 140k dataset is explained, and the person chooses what next."""
-    from deepfake_coach.data.sources.kaggle_140k import NotThe140k, download_archive, prepare_dataset
+    from deepfake_coach.data.sources.kaggle_140k import NotThe140k, obtain_archive
     from deepfake_coach.errors import CoachError, Interrupted
     from deepfake_coach.kaggle.setup import setup_credentials
-    from deepfake_coach.ui.reports import render_kaggle_sample
 
     archive, typed = wizard.options.archive, False
     if archive is None:
-        wizard.out.print(texts.KAGGLE_INTRO)
+        wizard.output.print(texts.KAGGLE_INTRO)
         try:
-            setup_credentials(wizard.answers.prompter, tell=lambda line: wizard.out.print(escape(line)))
-            archive = download_archive(wizard.project_dir / "downloads", progress=wizard.progress).path
+            setup_credentials(wizard.answers.prompter, tell=lambda line: wizard.output.print(escape(line)))
+            archive = obtain_archive(wizard.project.downloads_dir, wizard.output, wizard.progress)  # as `data download` gets it
         except Interrupted:
             raise  # Ctrl-C means stop, not "use a zip instead"
         except CoachError as error:  # no token, offline, refused, "not now": the browser route still works
-            wizard.out.print(f"[yellow]{escape(error.message)}[/yellow]")
-            wizard.out.print(texts.KAGGLE_BROWSER_ROUTE)
+            wizard.output.print(f"[yellow]{escape(error.message)}[/yellow]")
+            wizard.output.print(texts.KAGGLE_BROWSER_ROUTE)
             archive, typed = _ask_for_archive(wizard), True
     while True:
         archive = Path(archive).expanduser()
         try:
-            prepared = prepare_dataset(archive, data_dir, seed=wizard.options.seed, replace=True, progress=wizard.progress)
-            break
+            _get(wizard, _request(wizard, "kaggle_140k", data_dir, archive=archive))
+            return
         except NotThe140k as error:
             own_folder = _has_real_and_fake(archive)
             if wizard.options.archive is not None:  # a flag: fail naming it, rather than ask what the flag answered
                 raise _not_the_140k_from_flag(error, archive, own_folder) from None
             if not typed:  # the zip dfcoach downloaded itself: the advice to download it again stands
                 raise
-            wizard.out.print(f"[yellow]{escape(error.message)}[/yellow]")
+            wizard.output.print(f"[yellow]{escape(error.message)}[/yellow]")
             if error.hint and not own_folder:  # with real/ and fake/ inside, the choices below say what to do
-                wizard.out.print(escape(error.hint))
+                wizard.output.print(escape(error.hint))
             choice = _after_not_the_140k(wizard, archive, own_folder)
         if choice == "folder":
-            wizard.config.data.source = "folder"  # these images are the person's own: later steps and `init` again say so
-            wizard.save()
-            _organize_folder(wizard, archive, data_dir)
+            # these images are the person's own: the use case records "folder", which later steps and `init` again say
+            _get(wizard, _request(wizard, "folder", data_dir, source=archive))
             return
         if choice == "stop":
             raise DataError(f"Stopped: {archive} is not the 140k dataset, and nothing was written to {data_dir}/.",
                             hint="Run `dfcoach init` again when you have the zip from kaggle.com/datasets/xhlulu/140k-real-and-fake-faces "
                                  "(it continues from this step).")
         archive = _ask_for_archive(wizard)
-    render_kaggle_sample(prepared, data_dir, wizard.options.seed)
 
 
 def _ask_for_archive(wizard: Wizard) -> str:
@@ -247,7 +243,7 @@ def _check_dataset(wizard: Wizard, data_dir: Path) -> None:
     from deepfake_coach.ui.reports import render_dataset_report
 
     report = check_dataset(data_dir, progress=wizard.progress)
-    render_dataset_report(report, wizard.out)
+    render_dataset_report(report, wizard.output)
     if not report.fit_to_train:
         raise DataError(
             f"The dataset in {data_dir}/ is not ready to train on yet.",
@@ -286,15 +282,15 @@ def quick_run(wizard: Wizard) -> None:
     wizard.save()  # later `dfcoach train` runs use the same choices
 
     if state.pretrained and MODELS[model].shipped_weights is not None:
-        wizard.out.print(texts.SHIPPED_WEIGHTS.format(model=model))
+        wizard.output.print(texts.SHIPPED_WEIGHTS.format(model=model))
     history = _finished_quick_run(wizard)
     if history is None:
-        wizard.out.print(texts.QUICK_RUN_INTRO)
+        wizard.output.print(texts.QUICK_RUN_INTRO)
         history = _train(wizard, quick=True, resume=_unfinished_run(wizard, state.quick_run)).history
     wizard.config.wizard.quick_epoch_seconds = round(texts.typical_epoch_seconds(history), 2)
-    wizard.out.print("\n[bold]What your quick run shows[/bold]")
+    wizard.output.print("\n[bold]What your quick run shows[/bold]")
     for line in texts.read_run(history):
-        wizard.out.print(Padding(f"• {escape(line)}", (0, 0, 0, 2), expand=False))
+        wizard.output.print(Padding(f"• {escape(line)}", (0, 0, 0, 2), expand=False))
 
 
 def check_model_options(options: InitOptions) -> None:
@@ -309,15 +305,14 @@ def check_model_options(options: InitOptions) -> None:
 
 
 def _train(wizard: Wizard, quick: bool, resume: str | None = None):
-    from deepfake_coach.train.loop import fit
-    from deepfake_coach.train.settings import resolve_train_config
+    """The same use case as `dfcoach train`, with the settings chosen in the wizard."""
     from deepfake_coach.ui.training import ConsoleReporter, render_summary
+    from deepfake_coach.usecases.training import TrainRequest, train_run
 
-    config = resolve_train_config({"seed": wizard.options.seed}, wizard.config.train, quick=quick)
-    reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.err), "quick_run" if quick else "full_run")
-    result = fit(config, wizard.config.data.dir, wizard.project_dir, pretrained=wizard.config.wizard.pretrained, resume=resume,
-                 progress=wizard.progress, reporter=reporter)
-    render_summary(result, [], wizard.out)
+    request = TrainRequest(quick, settings={"seed": wizard.options.seed}, pretrained=wizard.config.wizard.pretrained, resume=resume)
+    reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.output.err), "quick_run" if quick else "full_run")
+    result = train_run(request, wizard.project, wizard.progress, reporter)
+    render_summary(result, [], wizard.output)
     return result
 
 
@@ -341,23 +336,23 @@ class _RememberingReporter:
 
 
 def full_run(wizard: Wizard) -> None:
-    from deepfake_coach.train.settings import resolve_train_config
+    from deepfake_coach.usecases.training import TrainRequest, train_config
 
     state = wizard.config.wizard
     unfinished = _unfinished_run(wizard, state.full_run)
     if unfinished:
         question = f"Your full run ({unfinished}) was stopped before it finished. Continue it now?"
     else:
-        config = resolve_train_config({}, wizard.config.train)  # what `dfcoach train` will use
+        config = train_config(TrainRequest(), wizard.project)  # what `dfcoach train` will use
         if state.quick_epoch_seconds:
             estimate = texts.full_run_estimate(state.quick_epoch_seconds, config.epochs, config.patience)
-            wizard.out.print(texts.FULL_RUN_INTRO.format(**estimate))
+            wizard.output.print(texts.FULL_RUN_INTRO.format(**estimate))
             question = f"Start the full run now? It takes up to about {estimate['longest']} here (early stopping often ends it sooner)."
         else:  # the quick run's times are unknown (a dfcoach.yaml from an older dfcoach)
-            wizard.out.print(texts.FULL_RUN_INTRO.format(epochs=config.epochs, patience=config.patience, how_long=""))
+            wizard.output.print(texts.FULL_RUN_INTRO.format(epochs=config.epochs, patience=config.patience, how_long=""))
             question = "Start the full run now?"
     if not wizard.answers.confirm(question, flag="--full or --skip-full", given=wizard.options.full, default=False):
-        wizard.out.print("Skipped. Run it whenever you like with: [bold cyan]dfcoach train[/bold cyan]")
+        wizard.output.print("Skipped. Run it whenever you like with: [bold cyan]dfcoach train[/bold cyan]")
         return
     _train(wizard, quick=False, resume=unfinished)
 
@@ -370,7 +365,7 @@ def _unfinished_run(wizard: Wizard, name: str | None) -> str | None:
     if not _plain_run_name(name) or not wizard.continuing:
         return None
     try:
-        return find_run(wizard.project_dir / "runs", name).name
+        return find_run(wizard.project.runs_dir, name).name
     except CoachError:  # finished, or deleted since
         return None
 
@@ -387,7 +382,7 @@ def _finished_quick_run(wizard: Wizard):
     from deepfake_coach.train.loop import run_history, run_status
 
     name = wizard.config.wizard.quick_run
-    run_dir = wizard.project_dir / "runs" / name if _plain_run_name(name) else None
+    run_dir = wizard.project.runs_dir / name if _plain_run_name(name) else None
     if not wizard.continuing or run_dir is None or run_status(run_dir) != "finished":
         return None
     try:
@@ -395,7 +390,7 @@ def _finished_quick_run(wizard: Wizard):
     except CoachError:
         return None
     if history:
-        wizard.out.print(f"Your quick run ({escape(name)}) finished last time: dfcoach uses it rather than running it again.")
+        wizard.output.print(f"Your quick run ({escape(name)}) finished last time: dfcoach uses it rather than running it again.")
     return history or None
 
 
@@ -403,45 +398,38 @@ def _finished_quick_run(wizard: Wizard):
 
 
 def evaluation(wizard: Wizard) -> None:
-    from deepfake_coach.evaluate import evaluate
-    from deepfake_coach.inference import Detector
     from deepfake_coach.ui.evaluation import render_evaluation
+    from deepfake_coach.usecases.evaluation import EvaluateRequest, evaluate_model
 
-    wizard.out.print(texts.EVALUATE_INTRO)
-    detector = Detector.load()  # the newest best model: the full run's when there was one
-    # threshold None: the model's own, chosen on the validation images (0.5 for older models)
-    render_evaluation(evaluate(detector, wizard.config.data.dir, split="test", threshold=None, progress=wizard.progress), wizard.out)
+    wizard.output.print(texts.EVALUATE_INTRO)
+    # the newest best model (the full run's when there was one), with its own threshold, as `dfcoach evaluate` judges it
+    render_evaluation(evaluate_model(EvaluateRequest(), wizard.project, wizard.progress), wizard.output)
 
 
 # --- 7. deployment -----------------------------------------------------------------------------
 
 
 def deployment(wizard: Wizard) -> None:
-    from deepfake_coach.deploy import check_service, deploy_model
     from deepfake_coach.ui.deploy import render_deployment
+    from deepfake_coach.usecases import deployment
 
-    wizard.out.print(texts.DEPLOY_INTRO)
+    wizard.output.print(texts.DEPLOY_INTRO)
     options = wizard.options
     if not wizard.answers.confirm("Write your model into the .env file the inference service reads?", flag="--deploy or --no-deploy",
                                   given=options.deploy, default=True):
-        wizard.out.print("Skipped. Do it whenever you like with: [bold cyan]dfcoach deploy[/bold cyan]")
+        wizard.output.print("Skipped. Do it whenever you like with: [bold cyan]dfcoach deploy[/bold cyan]")
         return
     given = str(options.env_file) if options.env_file else (str(wizard.config.deploy.env_file) if wizard.continuing else None)
     env_file = Path(wizard.answers.text("Which .env file? (its other lines are kept, and a backup is made)", flag="--env-file",
                                         given=given, default=str(wizard.config.deploy.env_file))).expanduser()
     wizard.config.deploy.env_file = env_file
     wizard.save()
-    render_deployment(deploy_model(env_file=env_file), wizard.out)
-    wizard.out.print("Checking it for real: starting the service on this computer and sending it a test picture...")
-    outcome = check_service(env_file)
-    if outcome.ok:
-        answer = outcome.analysis
-        wizard.out.print(f"[green]✓[/green] The service answered: the test picture is {escape(str(answer['label']))} "
-                         f"(fake probability {answer['fake_probability']:.2f}, {answer['inference_ms']:.0f} ms).")
-    else:
-        wizard.out.print(f"[yellow]The service did not answer as expected: {escape(outcome.problem or '')}[/yellow]")
+    render_deployment(deployment.deploy(deployment.DeployRequest(env_file=env_file), wizard.project), wizard.output)
+    outcome = deployment.check_service(env_file, wizard.output)  # as `dfcoach deploy --check` does
+    if not outcome.ok:  # the model is deployed all the same: a warning and the fix, not a stop
+        wizard.output.print(f"[yellow]The service did not answer as expected: {escape(outcome.problem or '')}[/yellow]")
         if outcome.fix:
-            wizard.out.print(f"[bold]How to fix:[/bold] {escape(outcome.fix)}")
+            wizard.output.print(f"[bold]How to fix:[/bold] {escape(outcome.fix)}")
 
 
 # --- 8. success checklist -----------------------------------------------------------------------
@@ -450,13 +438,14 @@ def deployment(wizard: Wizard) -> None:
 def checklist(wizard: Wizard) -> None:
     from deepfake_coach.ui.health import render_checklist
 
-    render_checklist(_checklist(wizard), wizard.out)
+    render_checklist(_checklist(wizard), wizard.output)
 
 
 def _checklist(wizard: Wizard):
     from deepfake_coach.checklist import success_checklist
 
-    return success_checklist(wizard.config.data.dir, wizard.project_dir, wizard.config.deploy.env_file)
+    project = wizard.project
+    return success_checklist(project.data_dir(), project.root, project.env_file())
 
 
 # --- the end ------------------------------------------------------------------------------------
@@ -467,9 +456,9 @@ def farewell(wizard: Wizard) -> None:
     from deepfake_coach.serve.settings import env_file_flag
 
     serve = f"dfcoach serve{env_file_flag(wizard.config.deploy.env_file)}"
-    picture = example_picture(wizard.config.data.dir)
+    picture = example_picture(wizard.project.data_dir())
     demo = wizard.config.data.source == "tiny_demo"
-    wizard.out.print(texts.farewell(_checklist(wizard), escape(serve), escape(picture), demo))
+    wizard.output.print(texts.farewell(_checklist(wizard), escape(serve), escape(picture), demo))
 
 
 STEPS = [

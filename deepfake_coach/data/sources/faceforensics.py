@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 
 from deepfake_coach.data.layout import CLASSES, SPLITS
-from deepfake_coach.data.organize import DEFAULT_SPLIT
-from deepfake_coach.data.video import DEFAULT_FRAMES, VIDEO_EXTENSIONS
+from deepfake_coach.data.sources import DEFAULT_FRAMES, DEFAULT_SPLIT, FACEFORENSICS_METHODS, DatasetRequest
+from deepfake_coach.data.video import VIDEO_EXTENSIONS
 from deepfake_coach.data.video_dataset import (
     SourceVideo,
     VideoDatasetResult,
@@ -31,8 +31,8 @@ from deepfake_coach.data.video_dataset import (
 from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
-METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
-DEFAULT_METHODS = METHODS[:4]  # the four of the FaceForensics++ paper; FaceShifter came later
+DEFAULT_METHODS = FACEFORENSICS_METHODS  # the four of the FaceForensics++ paper
+METHODS = (*DEFAULT_METHODS, "FaceShifter")  # which came later
 COMPRESSIONS = ("c23", "c40", "raw")  # c23: light compression, what most papers train on
 DEFAULT_COMPRESSION = "c23"
 REAL_DIR = Path("original_sequences") / "youtube"
@@ -264,3 +264,16 @@ def prepare(
 
 def _copy(video: SourceVideo) -> SourceVideo:
     return SourceVideo(video.path, video.label, video.video_id, video.group, video.split)
+
+
+def get(request: DatasetRequest, output, progress: Progress = NO_PROGRESS) -> VideoDatasetResult:
+    """The faces of a FaceForensics++ download, as the `faceforensics` source of a DatasetRequest."""
+    return prepare(require_source(request.source), request.data_dir, request.methods, request.compression, request.official_splits,
+                   request.split, seed=request.seed, frames=request.frames, balance=request.balance, replace=request.replace, progress=progress)
+
+
+def require_source(source: Path | None) -> Path:
+    """Its download folder: dfcoach cannot fetch FaceForensics++ (access is by request form)."""
+    if source is None:
+        raise UsageError("dfcoach cannot download FaceForensics++ itself: pass the folder you downloaded it to with --source.", hint=ACCESS_HINT)
+    return Path(source).expanduser()

@@ -379,3 +379,27 @@ def download_archive(
     if found is None:
         raise no_credentials_error()
     return download_dataset_zip(DATASET_REF, download_dir, found, read_auth(found, environ), progress)
+
+
+def obtain_archive(download_dir: Path, output, progress: Progress = NO_PROGRESS) -> Path:
+    """The dataset's zip, downloaded with the credentials installed here (or found from an earlier
+    download), saying what happened; a token other users can read is pointed out, not used silently."""
+    from deepfake_coach.kaggle.credentials import find_credentials
+
+    found = find_credentials()
+    if found is not None and found.too_open:
+        output.warn(f"{found.path} can be read by other users of this computer. Make it private with: dfcoach kaggle setup --fix-permissions")
+    downloaded = download_archive(download_dir, found=found, progress=progress)
+    size = f"{downloaded.size / 10**9:.1f} GB"
+    if downloaded.reused:
+        output.info(f"Using {downloaded.path} ({size}), downloaded before.")
+    else:
+        resumed = f", continued from {downloaded.resumed_from / 10**6:,.0f} MB" if downloaded.resumed_from else ""
+        output.success(f"Downloaded {downloaded.path} ({size}{resumed}).")
+    return downloaded.path
+
+
+def get(request, output, progress: Progress = NO_PROGRESS) -> Prepared:
+    """The 140k sample, as the `kaggle_140k` source of a DatasetRequest: from `archive`, else downloaded."""
+    archive = request.archive if request.archive is not None else obtain_archive(request.download_dir, output, progress)
+    return prepare_dataset(Path(archive).expanduser(), request.data_dir, request.per_class, request.seed, request.replace, progress)

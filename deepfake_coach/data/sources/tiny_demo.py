@@ -859,3 +859,17 @@ def generate(root: Path, images_per_class: int = DEFAULT_IMAGES_PER_CLASS, seed:
     images = [job.image for job in jobs]
     write_manifest(root, images)
     return images
+
+
+@dataclass(frozen=True)
+class DemoMade:
+    count: int
+    data_dir: Path
+
+
+def get(request, output, progress: Progress = NO_PROGRESS) -> DemoMade:
+    """The demo, as the `tiny_demo` source of a DatasetRequest (data/sources)."""
+    from deepfake_coach.data.download import download_tiny_demo
+
+    count = download_tiny_demo(request.data_dir, request.images_per_class, request.seed, request.replace, progress)
+    return DemoMade(count, Path(request.data_dir))
