@@ -31,7 +31,8 @@ def environment(wizard: Wizard) -> None:
     from deepfake_coach.doctor import DoctorContext, run_checks
     from deepfake_coach.ui.health import render_checks
 
-    context = DoctorContext(project_dir=wizard.project_dir, data_dir=wizard.config.data.dir, env_file=wizard.config.deploy.env_file)
+    context = DoctorContext(project_dir=wizard.project_dir, data_dir=wizard.config.data.dir, env_file=wizard.config.deploy.env_file,
+                            model=wizard.options.model or wizard.config.train.model)
     results = run_checks(context, only=ENVIRONMENT_CHECKS)
     render_checks(results, wizard.out)
     failed = [result for result in results if result.status == "fail"]
