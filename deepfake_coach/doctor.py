@@ -84,6 +84,7 @@ class DoctorContext:
     env_file: Path = Path(".env")
     port: int = DEFAULT_PORT
     progress: Progress = NO_PROGRESS  # for the slow checks (the dataset's, the first time)
+    model: str | None = None  # the model to train, for what it needs; None: dfcoach.yaml's train.model
 
 
 Check = Callable[[DoctorContext], Finding]
@@ -158,10 +159,10 @@ def python_version(context: DoctorContext) -> Finding:
 @check("torch", "PyTorch and torchvision")
 def torch_and_torchvision(context: DoctorContext) -> Finding:
     torch_version, vision_version = _installed_version("torch"), _installed_version("torchvision")
-    if torch_version is None or vision_version is None:
-        missing = " and ".join(name for name, v in (("torch", torch_version), ("torchvision", vision_version)) if v is None)
-        return fail(f"{missing} {'is' if ' and ' not in missing else 'are'} not installed.",
-                    "Install both together, so their versions match: pip install torch torchvision")
+    if torch_version is None:
+        return fail(f"{'torch and torchvision are' if vision_version is None else 'torch is'} not installed.", INSTALL_TORCH)
+    if vision_version is None:
+        return _without_torchvision(context, torch_version)
     expected = _matching_torchvision(torch_version)
     pair = f"torch {torch_version}, torchvision {vision_version}"
     if expected is None:
@@ -171,6 +172,44 @@ def torch_and_torchvision(context: DoctorContext) -> Finding:
         return fail(f"{pair} do not match: this torch goes with torchvision 0.{expected[1]}.",
                     "Reinstall both together so pip picks a matching pair: pip install --upgrade torch torchvision")
     return ok(f"{pair} (a matching pair).")
+
+
+INSTALL_TORCH = "Install both together, so their versions match: pip install torch torchvision"
+
+
+def _without_torchvision(context: DoctorContext, torch_version: str) -> Finding:
+    """torch without torchvision: a failure when the model to train needs it, else a warning naming the models that do."""
+    models = _models_by_torchvision()
+    if models is None:
+        return fail("torchvision is not installed.", INSTALL_TORCH)
+    needing, plain = models
+    model = context.model or _configured_model(Path(context.project_dir))
+    if model in needing:
+        return fail(f"torchvision is not installed; {model}, the model to train, needs it.",
+                    f"{INSTALL_TORCH}. Or choose a model that needs only torch ({', '.join(plain)}): --model, or train.model in dfcoach.yaml.")
+    return warn(f"torch {torch_version}; torchvision is not installed. {model} does not need it; {', '.join(needing)} do.",
+                f"To train one of those: {INSTALL_TORCH}")
+
+
+def _models_by_torchvision() -> tuple[list[str], list[str]] | None:
+    """The models that need torchvision and those that need only torch (train/models.py); None when the
+    registry cannot be imported (a broken torch, which the device check reports)."""
+    try:
+        from deepfake_coach.train.models import MODELS, needs_torchvision
+    except Exception:
+        return None
+    return [name for name in MODELS if needs_torchvision(name)], [name for name in MODELS if not needs_torchvision(name)]
+
+
+def _configured_model(project_dir: Path) -> str:
+    """dfcoach.yaml's train.model, as `dfcoach train` reads it (the default model without a readable dfcoach.yaml)."""
+    from deepfake_coach.config import CONFIG_FILE, TrainConfig, load_project_config
+    from deepfake_coach.errors import CoachError
+
+    try:
+        return load_project_config(project_dir / CONFIG_FILE).train.model
+    except CoachError:
+        return TrainConfig().model
 
 
 def _minor(version: str) -> tuple[int, int]:

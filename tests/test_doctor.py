@@ -70,6 +70,43 @@ def test_torch_and_torchvision(project, monkeypatch, versions, expected, words):
         assert "pip install" in fix
 
 
+def test_torchvision_is_required_only_by_the_models_that_need_it(project, monkeypatch):
+    monkeypatch.setattr(doctor, "_installed_version", {"torch": "2.14.1"}.get)  # torch without torchvision
+    state, saw, fix = status("torch", project, model="custom_cnn")
+    assert state == "warn" and "torchvision is not installed. custom_cnn does not need it" in saw
+    assert "efficientnet_lite0, resnet18, efficientnet_b0, mobilenet_v3_small do." in saw and "pip install torch torchvision" in fix
+    state, saw, fix = status("torch", project, model="resnet18")
+    assert state == "fail" and "resnet18, the model to train, needs it" in saw
+    assert "pip install torch torchvision" in fix and "custom_cnn" in fix
+
+    # Without a model given, the one `dfcoach train` would train: dfcoach.yaml's, else the default, which needs torchvision
+    assert status("torch", project)[0] == "fail" and "efficientnet_lite0, the model to train" in status("torch", project)[1]
+    (project / "dfcoach.yaml").write_text("train:\n  model: meso4\n")
+    assert status("torch", project)[0] == "warn"
+    (project / "dfcoach.yaml").write_text("train:\n  model: mobilenet_v3_small\n")
+    assert status("torch", project)[0] == "fail"
+
+
+def test_the_models_said_to_need_torchvision_are_the_ones_that_do():
+    """Each model is built with torchvision missing: those `needs_torchvision` names fail, the others build."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torchvision'] = None\n"
+            "from deepfake_coach.train.models import MODELS, needs_torchvision\n"
+            "for name, spec in MODELS.items():\n"
+            "    try:\n"
+            "        spec.build(2); built = True\n"
+            "    except ImportError:\n"
+            "        built = False\n"
+            "    print(name, built, needs_torchvision(name))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1],
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert len(rows) >= 7 and all((built == "True") != (needs == "True") for name, built, needs in rows), rows
+    assert ["custom_cnn", "True", "False"] in rows and ["efficientnet_lite0", "False", "True"] in rows
+
+
 def test_device_cpu_only_says_what_it_means(project, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)

@@ -26,6 +26,7 @@ from kaggle_fixtures import (  # noqa: F401  (fixtures)
 from deepfake_coach.errors import CoachError
 from deepfake_coach.kaggle import api, credentials as creds
 from deepfake_coach.kaggle.api import KaggleOffline, KaggleRefused, KaggleTokenExpired, KaggleWrongCredentials, NoKaggleCredentials
+from deepfake_coach.kaggle.env import KaggleEnv
 
 
 def mode_of(path) -> int:
@@ -57,6 +58,35 @@ def test_the_order_is_kaggles_own(home, monkeypatch, tmp_path):
         "KAGGLE_USERNAME/KAGGLE_KEY variables",
         "kaggle.json",
     ]
+
+
+def test_an_explicit_environment_is_used_instead_of_this_processs(home, monkeypatch, tmp_path):
+    write_access_token(home)  # what this process's own environment would find
+    other_home = tmp_path / "other"
+    other_home.mkdir()
+    write_kaggle_json(other_home, username="bob", key="b" * 32)
+    other = KaggleEnv({}, other_home)
+    found = creds.find_credentials(other)
+    assert found.kind == "kaggle.json" and found.path == other_home / ".kaggle" / "kaggle.json"
+    assert found.description == "the key file ~/.kaggle/kaggle.json"  # shown from the other home
+    assert creds.read_auth(found, other).username == "bob"
+    assert creds.find_credentials(KaggleEnv({"KAGGLE_USERNAME": "carol", "KAGGLE_KEY": "c" * 32}, other_home)).kind == (
+        "KAGGLE_USERNAME/KAGGLE_KEY variables")
+    installed = creds.install_pasted_token(GOOD_TOKEN, confirm_replace=lambda path: False, env=other)
+    assert installed.path == other_home / ".kaggle" / "access_token"
+    assert creds.find_credentials().path == home / ".kaggle" / "access_token"  # None: this process's environment
+    assert KaggleEnv.current().home == home and KaggleEnv.resolve(None).environ is os.environ
+
+
+def test_credentials_do_not_import_the_api():
+    """api.py builds on credentials.py and env.py, never the other way round (no import circle)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, deepfake_coach.kaggle.credentials, deepfake_coach.kaggle.env\n"
+            "print([m for m in ('deepfake_coach.kaggle.api', 'deepfake_coach.kaggle.setup', 'kaggle') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_descriptions_never_hold_the_secret(home, monkeypatch):

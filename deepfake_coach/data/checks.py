@@ -241,87 +241,60 @@ def _stray_problems(data_dir: Path, stray: list[Path]) -> list[Problem]:
 # --- the files -------------------------------------------------------------------------------
 
 
+FILE_PROBLEM_CODES = ("unreadable_files", "permission_denied", "too_large", "wrong_extension", "too_small")  # in the report's order
+
+
 def _file_problems(data_dir: Path, class_files: dict[tuple[str, str], list[Path]], infos: dict[Path, ImageInfo]) -> list[Problem]:
-    unreadable: list[str] = []
-    forbidden: list[str] = []
-    huge: list[str] = []
-    misnamed: list[str] = []
-    small: list[str] = []
+    """A warning for each problem some files have (unreadable, not ours to read, too large, misnamed, too small)."""
+    found = _files_by_problem(data_dir, class_files, infos)
+    return [_file_problem(code, found[code], data_dir) for code in FILE_PROBLEM_CODES if found[code]]
+
+
+def _files_by_problem(data_dir: Path, class_files: dict[tuple[str, str], list[Path]], infos: dict[Path, ImageInfo]) -> dict[str, list[str]]:
+    """For each code of FILE_PROBLEM_CODES, its files as the report lists them (the path and what is wrong)."""
+    found: dict[str, list[str]] = {code: [] for code in FILE_PROBLEM_CODES}
     for files in class_files.values():
         for path in files:
             info = infos[path]
             if not info.ok:
-                listed = {PERMISSION: forbidden, TOO_LARGE: huge}.get(info.kind, unreadable)
-                listed.append(f"{_rel(data_dir, path)}: {info.problem}")
+                code = {PERMISSION: "permission_denied", TOO_LARGE: "too_large"}.get(info.kind, "unreadable_files")
+                found[code].append(f"{_rel(data_dir, path)}: {info.problem}")
             elif path.suffix.lower() not in IMAGE_EXTENSIONS:
-                misnamed.append(f"{_rel(data_dir, path)} ({info.format} image)")
+                found["wrong_extension"].append(f"{_rel(data_dir, path)} ({info.format} image)")
             elif min(info.width, info.height) < MIN_SIDE:
-                small.append(f"{_rel(data_dir, path)} ({info.width}x{info.height})")
-    problems = []
-    if unreadable:
-        problems.append(
-            Problem(
-                "unreadable_files",
-                "warning",
-                f"{len(unreadable)} file{'s' if len(unreadable) > 1 else ''} cannot be read as images.",
-                "dfcoach skips them when training, but they usually mean a download or copy went wrong, "
-                "and the images you think you have are fewer.",
-                "Delete these files, or download them again.",
-                unreadable,
-            )
-        )
-    if forbidden:
-        problems.append(
-            Problem(
-                "permission_denied",
-                "warning",
-                f"{len(forbidden)} file{'s' if len(forbidden) > 1 else ''} cannot be read: permission denied.",
-                "The files are there, but their permissions do not let dfcoach (your user) read them, so "
-                "training skips them.",
-                f"Let your user read them: chmod -R u+rX {data_dir}; if they belong to another user "
-                f"(copied as root, say): sudo chown -R $USER {data_dir}",
-                forbidden,
-            )
-        )
-    if huge:
-        problems.append(
-            Problem(
-                "too_large",
-                "warning",
-                f"{len(huge)} picture{'s are' if len(huge) > 1 else ' is'} too large for dfcoach "
-                f"(over {megapixels(MAX_PIXELS)} megapixels).",
-                "dfcoach never decodes pictures that large (a few hundred bytes can claim billions of "
-                "pixels), so training skips them.",
-                "Resize them to a few thousand pixels on a side (any photo editor can), or remove them: "
-                "training uses a few hundred pixels of each picture anyway.",
-                huge,
-            )
-        )
-    if misnamed:
-        problems.append(
-            Problem(
-                "wrong_extension",
-                "warning",
-                f"{len(misnamed)} image{'s have' if len(misnamed) > 1 else ' has'} a name that does not end like an image.",
-                "Training looks for .jpg, .jpeg, .png, .bmp, .webp and .tif files, so these are ignored.",
-                "Rename them with the right ending (for example photo.jpg), or let "
-                "`dfcoach data organize` do it for you.",
-                misnamed,
-            )
-        )
-    if small:
-        problems.append(
-            Problem(
-                "too_small",
-                "warning",
-                f"{len(small)} image{'s are' if len(small) > 1 else ' is'} smaller than {MIN_SIDE} pixels on a side.",
-                "The traces fakes leave are in fine detail; a tiny image has none left, and enlarging it for "
-                "training only adds blur.",
-                "Remove them, or replace them with larger versions (128 px or more).",
-                small,
-            )
-        )
-    return problems
+                found["too_small"].append(f"{_rel(data_dir, path)} ({info.width}x{info.height})")
+    return found
+
+
+def _file_problem(code: str, files: list[str], data_dir: Path) -> Problem:
+    """The warning for `files`, which all have the problem `code`: what it is, why it matters, the fix."""
+    n, many = len(files), len(files) > 1
+    if code == "unreadable_files":
+        title = f"{n} file{'s' if many else ''} cannot be read as images."
+        why = ("dfcoach skips them when training, but they usually mean a download or copy went wrong, "
+               "and the images you think you have are fewer.")
+        fix = "Delete these files, or download them again."
+    elif code == "permission_denied":
+        title = f"{n} file{'s' if many else ''} cannot be read: permission denied."
+        why = "The files are there, but their permissions do not let dfcoach (your user) read them, so training skips them."
+        fix = (f"Let your user read them: chmod -R u+rX {data_dir}; if they belong to another user "
+               f"(copied as root, say): sudo chown -R $USER {data_dir}")
+    elif code == "too_large":
+        title = f"{n} picture{'s are' if many else ' is'} too large for dfcoach (over {megapixels(MAX_PIXELS)} megapixels)."
+        why = ("dfcoach never decodes pictures that large (a few hundred bytes can claim billions of "
+               "pixels), so training skips them.")
+        fix = ("Resize them to a few thousand pixels on a side (any photo editor can), or remove them: "
+               "training uses a few hundred pixels of each picture anyway.")
+    elif code == "wrong_extension":
+        title = f"{n} image{'s have' if many else ' has'} a name that does not end like an image."
+        why = "Training looks for .jpg, .jpeg, .png, .bmp, .webp and .tif files, so these are ignored."
+        fix = "Rename them with the right ending (for example photo.jpg), or let `dfcoach data organize` do it for you."
+    else:  # too_small
+        title = f"{n} image{'s are' if many else ' is'} smaller than {MIN_SIDE} pixels on a side."
+        why = ("The traces fakes leave are in fine detail; a tiny image has none left, and enlarging it for "
+               "training only adds blur.")
+        fix = "Remove them, or replace them with larger versions (128 px or more)."
+    return Problem(code, "warning", title, why, fix, files)
 
 
 def _count_problems(data_dir: Path, counts: dict[str, dict[str, int]], found: list[Problem], is_demo: bool) -> list[Problem]:

@@ -14,13 +14,14 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from deepfake_coach.errors import CoachError
 from deepfake_coach.kaggle.credentials import API_SETTINGS_URL, FoundCredentials, KaggleAuth, find_credentials, read_auth
+from deepfake_coach.kaggle.env import KaggleEnv
 
 DATASET_REF = "xhlulu/140k-real-and-fake-faces"
 DATASET_URL = f"https://www.kaggle.com/datasets/{DATASET_REF}"
@@ -226,19 +227,19 @@ def _kaggle_message(error: requests.exceptions.HTTPError, auth: KaggleAuth | Non
 def validate(
     found: FoundCredentials | None = None,
     *,
-    environ: Mapping[str, str] | None = None,
-    home: Path | None = None,
+    env: KaggleEnv | None = None,
     timeout: float = 10.0,
 ) -> Validated:
     """Ask Kaggle whether the credentials work: one real API call that only works with good ones
     (`timeout` seconds at most). Returns the `Validated` credentials (with the Kaggle user name when
     Kaggle tells it) or raises one of `NoKaggleCredentials`, `KaggleOffline`, `KaggleWrongCredentials`,
     `KaggleTokenExpired`, `KaggleRefused` (all `CoachError`s with a next step)."""
-    found = found or find_credentials(environ, home)
+    env = KaggleEnv.resolve(env)
+    found = found or find_credentials(env)
     if found is None:
         raise no_credentials_error()
     action = "checking your Kaggle credentials"
-    given = read_auth(found, environ)
+    given = read_auth(found, env)
     with plain_failures(found, action, timeout, given):
         auth = signed_in(given, timeout)
         with kaggle_client(auth, timeout) as client:

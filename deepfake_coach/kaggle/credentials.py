@@ -20,20 +20,18 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator
 
 from deepfake_coach.errors import CoachError
 from deepfake_coach.fsutil import atomic_write_bytes
+from deepfake_coach.kaggle.env import ACCESS_TOKEN, KAGGLE_JSON, KaggleEnv
 
 TOKEN_VARIABLE = "KAGGLE_API_TOKEN"
 USERNAME_VARIABLE, KEY_VARIABLE = "KAGGLE_USERNAME", "KAGGLE_KEY"
-CONFIG_DIR_VARIABLE = "KAGGLE_CONFIG_DIR"
 API_SETTINGS_URL = "https://www.kaggle.com/settings"
-KAGGLE_JSON, ACCESS_TOKEN, OAUTH_FILE = "kaggle.json", "access_token", "credentials.json"
 
 KIND_TOKEN_VARIABLE = "KAGGLE_API_TOKEN variable"
 KIND_ACCESS_TOKEN = "access_token file"
@@ -82,52 +80,45 @@ class Installed:
 # --- finding ----------------------------------------------------------------------------------
 
 
-def find_credentials(environ: Mapping[str, str] | None = None, home: Path | None = None) -> FoundCredentials | None:
+def find_credentials(env: KaggleEnv | None = None) -> FoundCredentials | None:
     """The credentials Kaggle will use, or None. When every one found is broken, the first broken one
     (with `problem` saying what is wrong), so the person learns why nothing works."""
     first_broken = None
-    for found in _candidates(_environ(environ), _home(home)):
+    for found in _candidates(KaggleEnv.resolve(env)):
         if found.usable:
             return found
         first_broken = first_broken or found
     return first_broken
 
 
-def all_credentials(environ: Mapping[str, str] | None = None, home: Path | None = None) -> list[FoundCredentials]:
+def all_credentials(env: KaggleEnv | None = None) -> list[FoundCredentials]:
     """Every credentials source present, in the order Kaggle tries them."""
-    return list(_candidates(_environ(environ), _home(home)))
+    return list(_candidates(KaggleEnv.resolve(env)))
 
 
-def kaggle_config_dir(environ: Mapping[str, str] | None = None, home: Path | None = None) -> Path:
+def kaggle_config_dir(env: KaggleEnv | None = None) -> Path:
     """The folder kaggle reads kaggle.json from (the same rule as `KaggleApi.config_dir`)."""
-    environ, home = _environ(environ), _home(home)
-    if environ.get(CONFIG_DIR_VARIABLE):
-        return Path(environ[CONFIG_DIR_VARIABLE]).expanduser()
-    dot_kaggle = home / ".kaggle"
-    if sys.platform.startswith("linux") and not dot_kaggle.exists():
-        return Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "kaggle"
-    return dot_kaggle
+    return KaggleEnv.resolve(env).config_dir
 
 
-def _candidates(environ: Mapping[str, str], home: Path) -> Iterator[FoundCredentials]:
-    dot_kaggle = home / ".kaggle"
-    token_value = environ.get(TOKEN_VARIABLE, "").strip()
+def _candidates(env: KaggleEnv) -> Iterator[FoundCredentials]:
+    token_value = env.variable(TOKEN_VARIABLE)
     if token_value:
-        yield _token_variable(token_value, home)
-    for name in (ACCESS_TOKEN, ACCESS_TOKEN + ".txt"):
-        if (dot_kaggle / name).is_file():
-            yield _token_file(dot_kaggle / name, KIND_ACCESS_TOKEN, f"the token file {_show(dot_kaggle / name, home)}")
-    if environ.get(USERNAME_VARIABLE, "").strip() and environ.get(KEY_VARIABLE, "").strip():
+        yield _token_variable(token_value, env)
+    for path in env.access_token_files:
+        if path.is_file():
+            yield _token_file(path, KIND_ACCESS_TOKEN, f"the token file {env.shown(path)}")
+    if env.variable(USERNAME_VARIABLE) and env.variable(KEY_VARIABLE):
         yield FoundCredentials(KIND_KEY_VARIABLES, None, f"the {USERNAME_VARIABLE} and {KEY_VARIABLE} environment variables")
-    yield from _kaggle_json_files(environ, home)
-    if (dot_kaggle / OAUTH_FILE).is_file():
-        yield _oauth_file(dot_kaggle / OAUTH_FILE, home)
+    yield from _kaggle_json_files(env)
+    if env.oauth_file.is_file():
+        yield _oauth_file(env.oauth_file, env)
 
 
-def _token_variable(value: str, home: Path) -> FoundCredentials:
+def _token_variable(value: str, env: KaggleEnv) -> FoundCredentials:
     path = Path(value).expanduser()
     if _is_file(path):  # kaggle accepts the path of a token file in the variable too
-        return _token_file(path, KIND_TOKEN_VARIABLE, f"the token file {_show(path, home)} named by {TOKEN_VARIABLE}")
+        return _token_file(path, KIND_TOKEN_VARIABLE, f"the token file {env.shown(path)} named by {TOKEN_VARIABLE}")
     return FoundCredentials(KIND_TOKEN_VARIABLE, None, f"the {TOKEN_VARIABLE} environment variable")
 
 
@@ -144,17 +135,18 @@ def _token_file(path: Path, kind: str, description: str) -> FoundCredentials:
     return FoundCredentials(kind, path, description, too_open=_too_open(path), problem=problem)
 
 
-def _kaggle_json_files(environ: Mapping[str, str], home: Path) -> Iterator[FoundCredentials]:
-    used_dir = kaggle_config_dir(environ, home)
+def _kaggle_json_files(env: KaggleEnv) -> Iterator[FoundCredentials]:
+    folders = env.kaggle_json_dirs
+    used_dir = folders[0]
     seen = set()
-    for folder in (used_dir, home / ".kaggle", Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "kaggle"):
+    for folder in folders:
         path = folder / KAGGLE_JSON
         if path in seen or not path.is_file():
             continue
         seen.add(path)
-        description = f"the key file {_show(path, home)}"
+        description = f"the key file {env.shown(path)}"
         if folder != used_dir:
-            description += f" (the kaggle command itself looks in {_show(used_dir, home)}/ instead; dfcoach uses it anyway)"
+            description += f" (the kaggle command itself looks in {env.shown(used_dir)}/ instead; dfcoach uses it anyway)"
         yield FoundCredentials(KIND_KAGGLE_JSON, path, description, too_open=_too_open(path), problem=_kaggle_json_problem(path))
 
 
@@ -170,7 +162,7 @@ def _kaggle_json_problem(path: Path) -> str | None:
     return None
 
 
-def _oauth_file(path: Path, home: Path) -> FoundCredentials:
+def _oauth_file(path: Path, env: KaggleEnv) -> FoundCredentials:
     problem = None
     try:
         data = json.loads(_read_small(path) or "null")
@@ -178,16 +170,16 @@ def _oauth_file(path: Path, home: Path) -> FoundCredentials:
             problem = f"{path} holds no sign-in (no refresh_token)."
     except (OSError, ValueError):
         problem = f"{path} cannot be read as JSON."
-    description = f"the sign-in saved by `kaggle auth login` in {_show(path, home)}"
+    description = f"the sign-in saved by `kaggle auth login` in {env.shown(path)}"
     return FoundCredentials(KIND_OAUTH, path, description, too_open=_too_open(path), problem=problem)
 
 
 # --- reading the secret -----------------------------------------------------------------------
 
 
-def read_auth(found: FoundCredentials, environ: Mapping[str, str] | None = None) -> KaggleAuth:
+def read_auth(found: FoundCredentials, env: KaggleEnv | None = None) -> KaggleAuth:
     """The secret behind `found`, to give to Kaggle's client (and nothing else)."""
-    environ = _environ(environ)
+    environ = KaggleEnv.resolve(env).environ
     if not found.usable:
         raise CoachError(f"The Kaggle credentials in {found.description} cannot be used: {found.problem}", hint="Run: dfcoach kaggle setup")
     if found.kind in (KIND_TOKEN_VARIABLE, KIND_ACCESS_TOKEN):
@@ -239,8 +231,7 @@ def install_token_file(
     source: Path,
     *,
     confirm_replace: Callable[[Path], bool],
-    environ: Mapping[str, str] | None = None,
-    home: Path | None = None,
+    env: KaggleEnv | None = None,
 ) -> Installed:
     """Install a downloaded kaggle.json or access_token file where Kaggle reads it."""
     source = Path(source).expanduser()
@@ -250,24 +241,22 @@ def install_token_file(
         text = _read_small(source)
     except (OSError, ValueError) as error:  # ValueError: not text, or far too large for a token
         raise CoachError(f"Could not read {source}: {getattr(error, 'strerror', None) or error}.", hint="Is it the file Kaggle gave you?") from None
-    return install_pasted_token(text, confirm_replace=confirm_replace, environ=environ, home=home)
+    return install_pasted_token(text, confirm_replace=confirm_replace, env=env)
 
 
 def install_pasted_token(
     text: str,
     *,
     confirm_replace: Callable[[Path], bool],
-    environ: Mapping[str, str] | None = None,
-    home: Path | None = None,
+    env: KaggleEnv | None = None,
 ) -> Installed:
     """Install a token (or a kaggle.json's text) as a file, mode 0600 in a 0700 folder."""
-    environ, home = _environ(environ), _home(home)
+    env = KaggleEnv.resolve(env)
     name, content = parse_token_text(text)
     if name == KAGGLE_JSON:
-        folder = Path(environ[CONFIG_DIR_VARIABLE]).expanduser() if environ.get(CONFIG_DIR_VARIABLE) else home / ".kaggle"
-        kind = KIND_KAGGLE_JSON
+        folder, kind = env.kaggle_json_install_dir, KIND_KAGGLE_JSON
     else:
-        folder, kind = home / ".kaggle", KIND_ACCESS_TOKEN
+        folder, kind = env.dot_kaggle, KIND_ACCESS_TOKEN
     target = folder / name
     try:
         _private_folder(folder)
@@ -336,14 +325,6 @@ def _backup(target: Path) -> Path:
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
-
-
-def _home(home: Path | None) -> Path:
-    return Path(home) if home is not None else Path.home()
-
-
 def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
@@ -365,14 +346,3 @@ def _too_open(path: Path) -> bool:
     except OSError:
         return False
 
-
-def _show(path: Path, home: Path) -> str:
-    """A path as a person would type it: ~/.kaggle/kaggle.json rather than /home/ana/.kaggle/kaggle.json."""
-    try:
-        return "~/" + path.relative_to(home).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def shown(path: Path, home: Path | None = None) -> str:
-    return _show(Path(path), _home(home))

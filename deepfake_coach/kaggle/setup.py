@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable
 
 from deepfake_coach.errors import CoachError, MissingAnswer
 from deepfake_coach.kaggle.api import ARCHIVE_HINT, DATASET_URL, NoKaggleCredentials, Validated
@@ -22,8 +22,8 @@ from deepfake_coach.kaggle.credentials import (
     fix_permissions as make_private,
     install_pasted_token,
     install_token_file,
-    shown,
 )
+from deepfake_coach.kaggle.env import KaggleEnv
 from deepfake_coach.ui.prompts import Choice, Prompter
 
 GUIDE_STEPS = (
@@ -58,8 +58,7 @@ def setup_credentials(
     fix_permissions: bool | None = None,
     validate: bool = True,
     timeout: float = 10.0,
-    environ: Mapping[str, str] | None = None,
-    home: Path | None = None,
+    env: KaggleEnv | None = None,
     downloads: Path | None = None,
 ) -> SetupResult:
     """Make sure Kaggle credentials are in place, private and working.
@@ -68,28 +67,29 @@ def setup_credentials(
     `replace` answers "replace the file already there?"; `fix_permissions` answers
     "make a readable file private?". Unanswered questions go to `prompter`.
     """
+    env = KaggleEnv.resolve(env)
 
     def confirm_replace(existing: Path) -> bool:
         if replace is not None:
             return replace
-        question = f"{shown(existing, home)} already holds other Kaggle credentials. Replace it? (a backup copy is kept)"
+        question = f"{env.shown(existing)} already holds other Kaggle credentials. Replace it? (a backup copy is kept)"
         return prompter.confirm(question, flag="--replace", default=False)
 
     installed = None
     if token_text is not None:
-        installed = install_pasted_token(token_text, confirm_replace=confirm_replace, environ=environ, home=home)
+        installed = install_pasted_token(token_text, confirm_replace=confirm_replace, env=env)
     elif token_file is not None:
-        installed = install_token_file(Path(token_file), confirm_replace=confirm_replace, environ=environ, home=home)
+        installed = install_token_file(Path(token_file), confirm_replace=confirm_replace, env=env)
     else:
-        found = find_credentials(environ, home)
+        found = find_credentials(env)
         if found is not None and not found.usable:
             tell(f"Found {found.description}, but it cannot be used: {found.problem}")
         if found is None or not found.usable:
-            installed, token_file = _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads)
+            installed, token_file = _ask_for_token(prompter, tell, confirm_replace, env, downloads)
     if installed is not None:
-        _tell_installed(installed, token_file, tell, home)
+        _tell_installed(installed, token_file, tell, env)
 
-    found = find_credentials(environ, home)
+    found = find_credentials(env)
     if found is None or not found.usable:  # only when installing failed to take effect
         raise NoKaggleCredentials("Kaggle still finds no usable credentials.", hint="Run `dfcoach kaggle setup` again, or see docs/kaggle.md.")
     if installed is not None and found.path != installed.path:
@@ -98,20 +98,19 @@ def setup_credentials(
 
     result = SetupResult(found=found, installed=installed)
     if found.too_open:
-        _make_private(result, prompter, tell, fix_permissions, environ, home)
+        _make_private(result, prompter, tell, fix_permissions, env)
     if validate:
-        result.validated = validate_credentials(result.found, environ=environ, home=home, timeout=timeout)
+        result.validated = validate_credentials(result.found, env=env, timeout=timeout)
     return result
 
 
-def _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads) -> tuple[Installed, Path | None]:
+def _ask_for_token(prompter, tell, confirm_replace, env: KaggleEnv, downloads) -> tuple[Installed, Path | None]:
     """The token the person chooses, installed; and the file it came from, if any."""
-    home = Path(home) if home is not None else Path.home()
-    downloads = Path(downloads) if downloads is not None else home / "Downloads"
+    downloads = Path(downloads) if downloads is not None else Path(env.home) / "Downloads"
     for line in GUIDE_STEPS:
         tell(line)
     offered = [downloads / name for name in BROWSER_NAMES if (downloads / name).is_file()]
-    choices = [Choice(str(path), f"Use {shown(path, home)}") for path in offered]
+    choices = [Choice(str(path), f"Use {env.shown(path)}") for path in offered]
     choices += [
         Choice("paste", "Paste the token (it stays hidden while you type)"),
         Choice("path", "Give the path of the file Kaggle gave you"),
@@ -130,38 +129,38 @@ def _ask_for_token(prompter, tell, confirm_replace, environ, home, downloads) ->
         raise SetupSkipped("Kaggle credentials were not set up.", hint=f"Run `dfcoach kaggle setup` when you have a token, {ARCHIVE_HINT}")
     if answer == "paste":
         text = prompter.secret("Paste your Kaggle token:", flag="--token-file - (reads the token from standard input)")
-        return install_pasted_token(text, confirm_replace=confirm_replace, environ=environ, home=home), None
+        return install_pasted_token(text, confirm_replace=confirm_replace, env=env), None
     if answer == "path":
         answer = prompter.text("Path of the token file:", flag="--token-file", validate=_existing_file).strip()
     source = Path(answer).expanduser()
-    return install_token_file(source, confirm_replace=confirm_replace, environ=environ, home=home), source
+    return install_token_file(source, confirm_replace=confirm_replace, env=env), source
 
 
 def _existing_file(typed: str) -> str | None:
     return None if Path(typed.strip()).expanduser().is_file() else "There is no file there; check the path."
 
 
-def _tell_installed(installed: Installed, token_file: Path | None, tell, home) -> None:
-    where = shown(installed.path, home)
+def _tell_installed(installed: Installed, token_file: Path | None, tell, env: KaggleEnv) -> None:
+    where = env.shown(installed.path)
     if installed.unchanged:
         tell(f"{where} already holds these credentials; nothing to change.")
         return
     tell(f"Installed the token as {where} (readable by you only).")
     if installed.backup is not None:
-        tell(f"The previous file is kept as {shown(installed.backup, home)}.")
+        tell(f"The previous file is kept as {env.shown(installed.backup)}.")
     if token_file is not None:
         tell(f"You may delete {token_file} now: dfcoach keeps its own copy.")
 
 
-def _make_private(result: SetupResult, prompter, tell, fix_permissions, environ, home) -> None:
+def _make_private(result: SetupResult, prompter, tell, fix_permissions, env: KaggleEnv) -> None:
     found = result.found
-    question = f"{shown(found.path, home)} can be read by other users of this computer. Make it private (chmod 600)?"
+    question = f"{env.shown(found.path)} can be read by other users of this computer. Make it private (chmod 600)?"
     if fix_permissions is None:
         fix_permissions = prompter.confirm(question, flag="--fix-permissions", default=True)
     if fix_permissions:
         result.permissions_fixed = make_private(found)
-        result.found = find_credentials(environ, home) or found
-        tell(f"Made {shown(found.path, home)} private (only you can read it).")
+        result.found = find_credentials(env) or found
+        tell(f"Made {env.shown(found.path)} private (only you can read it).")
     else:
         result.still_too_open = True
-        tell(f"Warning: {shown(found.path, home)} stays readable by other users. Fix it any time with: chmod 600 {found.path}")
+        tell(f"Warning: {env.shown(found.path)} stays readable by other users. Fix it any time with: chmod 600 {found.path}")

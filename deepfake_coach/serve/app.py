@@ -218,30 +218,46 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     """The service for `settings` (default: the keys in ./.env). The model loads when the server starts."""
     settings = settings or ServeSettings.from_env_file()
     state = ModelState(settings)
+    app = FastAPI(
+        title="dfcoach deepfake detector",
+        version=__version__,
+        description="Judges whether a face picture is real or fake, with the model you trained with dfcoach.",
+        lifespan=_lifespan(state),
+    )
+    app.state.model = state
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, too_large=_too_large_body)
+    _add_error_handlers(app)
+    _add_routes(app, state)
+    return app
+
+
+def _lifespan(state: ModelState):
+    """The server's lifespan: the model loaded (and said so in the log) at startup, its judging thread stopped at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         return_large_blocks()
         state.load()
-        if state.detector is not None:
-            detector = state.detector
-            log.info("Model loaded: %s (%d px) from %s; a picture is called fake from a fake probability of %g",
-                     detector.model_name, detector.image_size, detector.path, detector.threshold)
-        else:
-            log.warning("The model is not loaded: %s Fix: %s (the service answers 503 until then)", state.problem.message, state.problem.hint)
+        _log_loaded(state)
         try:
             yield
         finally:
             state.close()
 
-    app = FastAPI(
-        title="dfcoach deepfake detector",
-        version=__version__,
-        description="Judges whether a face picture is real or fake, with the model you trained with dfcoach.",
-        lifespan=lifespan,
-    )
-    app.state.model = state
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes, too_large=_too_large_body)
+    return lifespan
+
+
+def _log_loaded(state: ModelState) -> None:
+    if state.detector is not None:
+        detector = state.detector
+        log.info("Model loaded: %s (%d px) from %s; a picture is called fake from a fake probability of %g",
+                 detector.model_name, detector.image_size, detector.path, detector.threshold)
+    else:
+        log.warning("The model is not loaded: %s Fix: %s (the service answers 503 until then)", state.problem.message, state.problem.hint)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as JSON `{"error": ..., "hint": ...}`: ours, FastAPI's for a malformed request, and HTTP ones (404, 405...)."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
@@ -261,6 +277,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         hint = ROUTES_HINT if error.status_code in (404, 405) else f"Send the picture as the form field image: {_curl(request)}"
         return JSONResponse({"error": str(error.detail), "hint": hint}, status_code=error.status_code, headers=error.headers)
 
+
+def _add_routes(app: FastAPI, state: ModelState) -> None:
+    """GET /health, POST /inference/analyze-frame and GET / (the upload page)."""
+
     @app.get("/health", summary="Whether the model is loaded, and which one")
     async def health() -> JSONResponse:
         status, body = state.health()
@@ -273,34 +293,37 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         request: Request,
         image: UploadFile | None = File(None, description="The picture: JPEG, PNG, WebP or BMP."),
     ) -> dict:
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("multipart/form-data"):
-            raise ApiError(
-                415, f"The request body is {content_type or 'not labelled'}, not a multipart form.",
-                f"Send the picture as the form field image: {_curl(request)}",
-            )
-        if image is None:
-            raise ApiError(400, "The request has no field named image.", f"Send the picture as the form field image: {_curl(request)}")
-        detector = state.require()
-        data = await image.read()
-        started = time.perf_counter()
-        pixels, face_cropped = await run_in_threadpool(prepare_upload, detector, data, _curl(request))
-        verdict = Verdict(await asyncio.wrap_future(state.judge.submit(pixels)), detector.threshold)
-        warnings = ([] if face_cropped else [NO_FACE_WARNING]) + [w for w in [detector.outside_training(_picture_size(data))] if w]
-        return Analysis(
-            face_found=face_cropped,
-            warning=" ".join(warnings) or None,
-            label=verdict.label,
-            fake_probability=verdict.fake_probability,
-            confidence=verdict.confidence,
-            threshold=verdict.threshold,
-            model=detector.model_name,
-            face_cropped=face_cropped,
-            inference_ms=round((time.perf_counter() - started) * 1000, 2),
-        ).model_dump()
+        return await _analyze(state, request, image)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> str:
         return upload_page()
 
-    return app
+
+async def _analyze(state: ModelState, request: Request, image: UploadFile | None) -> dict:
+    """One picture judged: the `Analysis` of POST /inference/analyze-frame, as a dict."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise ApiError(
+            415, f"The request body is {content_type or 'not labelled'}, not a multipart form.",
+            f"Send the picture as the form field image: {_curl(request)}",
+        )
+    if image is None:
+        raise ApiError(400, "The request has no field named image.", f"Send the picture as the form field image: {_curl(request)}")
+    detector = state.require()
+    data = await image.read()
+    started = time.perf_counter()
+    pixels, face_cropped = await run_in_threadpool(prepare_upload, detector, data, _curl(request))
+    verdict = Verdict(await asyncio.wrap_future(state.judge.submit(pixels)), detector.threshold)
+    warnings = ([] if face_cropped else [NO_FACE_WARNING]) + [w for w in [detector.outside_training(_picture_size(data))] if w]
+    return Analysis(
+        face_found=face_cropped,
+        warning=" ".join(warnings) or None,
+        label=verdict.label,
+        fake_probability=verdict.fake_probability,
+        confidence=verdict.confidence,
+        threshold=verdict.threshold,
+        model=detector.model_name,
+        face_cropped=face_cropped,
+        inference_ms=round((time.perf_counter() - started) * 1000, 2),
+    ).model_dump()

@@ -217,6 +217,14 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+def needs_torchvision(name: str) -> bool:
+    """Whether the model `name` needs torchvision besides torch: torchvision's own classifiers (the models
+    with a torchvision weights enum) do, and so does efficientnet_lite0, built by timm, which imports
+    torchvision. The others are plain torch."""
+    spec = MODELS.get(name)
+    return spec is not None and (spec.weights is not None or spec.build is efficientnet_lite.build)
+
+
 def get_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]

@@ -32,7 +32,8 @@ def environment(wizard: Wizard) -> None:
     from deepfake_coach.ui.health import render_checks
 
     project = wizard.project
-    context = DoctorContext(project_dir=project.root, data_dir=project.data_dir(), env_file=project.env_file())
+    context = DoctorContext(project_dir=project.root, data_dir=project.data_dir(), env_file=project.env_file(),
+                            model=wizard.options.model or wizard.config.train.model)
     results = run_checks(context, only=ENVIRONMENT_CHECKS)
     render_checks(results, wizard.output)
     failed = [result for result in results if result.status == "fail"]

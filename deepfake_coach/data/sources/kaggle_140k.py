@@ -25,13 +25,16 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from deepfake_coach.data.layout import CLASSES, IMAGE_EXTENSIONS, SPLITS, class_of, split_of
 from deepfake_coach.data.origin import KAGGLE_COLUMNS
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from deepfake_coach.kaggle.env import KaggleEnv
 
 DATASET_REF = "xhlulu/140k-real-and-fake-faces"
 DATASET_URL = f"https://www.kaggle.com/datasets/{DATASET_REF}"
@@ -363,8 +366,7 @@ def download_archive(
     download_dir: Path,
     found=None,
     progress: Progress = NO_PROGRESS,
-    environ: Mapping[str, str] | None = None,
-    home: Path | None = None,
+    env: KaggleEnv | None = None,
 ):
     """The dataset's zip in `download_dir`, downloaded with Kaggle's API (a complete zip already
     there is reused, a partial one resumed). Returns a `kaggle.download.Downloaded`."""
@@ -375,10 +377,10 @@ def download_archive(
     target = zip_path(download_dir, DATASET_REF)
     if target.is_file() and zipfile.is_zipfile(target):  # downloaded before: no credentials, no network needed
         return Downloaded(target, target.stat().st_size, reused=True)
-    found = found or find_credentials(environ, home)
+    found = found or find_credentials(env)
     if found is None:
         raise no_credentials_error()
-    return download_dataset_zip(DATASET_REF, download_dir, found, read_auth(found, environ), progress)
+    return download_dataset_zip(DATASET_REF, download_dir, found, read_auth(found, env), progress)
 
 
 def obtain_archive(download_dir: Path, output, progress: Progress = NO_PROGRESS) -> Path:
