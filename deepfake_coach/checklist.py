@@ -38,12 +38,12 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
     from deepfake_coach.errors import CoachError
     from deepfake_coach.inference import Detector, newest_model
     from deepfake_coach.serve.settings import env_file_flag
-    from deepfake_coach.train.loop import latest_run, run_status
+    from deepfake_coach.train.run import RunFolder, runs_dir
 
     project_dir = Path(project_dir)
     env_file = Path(env_file) if env_file is not None else project_dir / ".env"
     report = check_dataset(data_dir, save_report=False)
-    run = latest_run(project_dir / "runs")
+    run = RunFolder.latest(runs_dir(project_dir))
     saved, loads, metrics = False, False, {}
     try:
         model_path = newest_model(project_dir / "models")
@@ -56,7 +56,7 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
     deploy = f"dfcoach deploy{env_file_flag(env_file)}"
     return [
         Item(report.fit_to_train, "Dataset organized and fit to train", f"dfcoach data check --data-dir {data_dir}", "dataset"),
-        Item(run is not None and run_status(run) == "finished", "A training run completed without errors", "dfcoach train --quick", "run"),
+        Item(run is not None and run.status() == "finished", "A training run completed without errors", "dfcoach train --quick", "run"),
         Item(best_acc is not None and best_acc > PASS_ACCURACY, f"Validation accuracy above {PASS_ACCURACY:.0%}{accuracy}",
              "train longer (dfcoach train), or with more images", "accuracy"),
         Item(saved, "Model saved in models/", "dfcoach train", "saved"),

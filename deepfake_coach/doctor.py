@@ -26,11 +26,14 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 from deepfake_coach.checklist import PASS_ACCURACY, validation_score
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from deepfake_coach.train.run import LogSummary, RunFolder
 
 Status = Literal["ok", "warn", "fail"]
 TROUBLESHOOTING = "docs/troubleshooting.md"
@@ -298,31 +301,30 @@ def dataset(context: DoctorContext) -> Finding:
 
 @check("last_run", "Last training run")
 def last_run(context: DoctorContext) -> Finding:
-    from deepfake_coach.train.loop import latest_run, status_of
+    from deepfake_coach.train.run import RunFolder, runs_dir
 
-    run = latest_run(Path(context.project_dir) / "runs")
+    run = RunFolder.latest(runs_dir(context.project_dir))
     if run is None:
         return ok("No training run yet.", "dfcoach train --quick")
-    try:
-        state = json.loads((run / "state.json").read_text())
-    except (OSError, ValueError):
-        return warn(f"{run}/state.json cannot be read.", "Start a new run: dfcoach train --quick")
-    log = run / "train.log"
-    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
-    status = status_of(state)  # what state.json says, and whether a "running" run's process is still there
-    resume = f"dfcoach train --resume {run.name}" if (run / "last.pth").is_file() else "dfcoach train"
+    state = run.state()  # read once: the status and the figures shown come from the same moment
+    if state is None:
+        return warn(f"{run.state_file} cannot be read.", "Start a new run: dfcoach train --quick")
+    log = run.log_summary()
+    status = run.status(state)  # what state.json says, and whether a "running" run's process is still there
+    resume = f"dfcoach train --resume {run.name}" if run.has_last() else "dfcoach train"
     if status == "failed":
         error = state.get("error", "an unknown error")
-        fix = _oom_fix(text + error) or "Read the error above, fix it (`dfcoach doctor --explain \"<the error>\"` helps), then: dfcoach train"
+        fix = (_oom_fix(log.out_of_memory or "out of memory" in str(error).lower())
+               or "Read the error above, fix it (`dfcoach doctor --explain \"<the error>\"` helps), then: dfcoach train")
         return fail(f"The run {run.name} failed: {error}", fix)
     if status == "running":
-        silent = time.time() - (log.stat().st_mtime if log.is_file() else (run / "state.json").stat().st_mtime)
+        silent = time.time() - run.last_written()
         if silent < STALE_RUN_SECONDS:
-            return ok(f"The run {run.name} is training now (epoch {len(_epoch_lines(text)) + 1}).")
+            return ok(f"The run {run.name} is training now (epoch {log.epochs + 1}).")
         return warn(f"The run {run.name} stopped without finishing (nothing written for {silent / 60:.0f} minutes: "
                     "the computer slept, or the process was killed).", f"Continue it: {resume}")
     if status == "cut_off":
-        return warn(f"The run {run.name} was cut off during epoch {len(_epoch_lines(text)) + 1}: its process is gone (killed, "
+        return warn(f"The run {run.name} was cut off during epoch {log.epochs + 1}: its process is gone (killed, "
                     "or the computer restarted) without finishing. What finished before is saved.", f"Continue where it stopped: {resume}")
     if status == "interrupted":
         epoch = state.get("epoch") if isinstance(state.get("epoch"), int) else 0
@@ -330,15 +332,11 @@ def last_run(context: DoctorContext) -> Finding:
         return warn(f"The run {run.name} was stopped{why} during epoch {epoch + 1}.", f"Continue where it stopped: {resume}")
     if status != "finished":
         return warn(f"The run {run.name} is in an unknown state ({status}).", "Start a new run: dfcoach train --quick")
-    return _finished_run_health(run, state, text)
+    return _finished_run_health(run, state, log)
 
 
-def _epoch_lines(log_text: str) -> list[str]:
-    return [line for line in log_text.splitlines() if " epoch " in line and ": train loss " in line]
-
-
-def _oom_fix(text: str) -> str | None:
-    if "out of memory" not in text.lower():
+def _oom_fix(out_of_memory: bool) -> str | None:
+    if not out_of_memory:
         return None
     return ("The GPU ran out of memory: train with smaller batches (dfcoach train --batch-size 8), a smaller "
             "--image-size, or a smaller model (--model custom_cnn).")
@@ -347,11 +345,11 @@ def _oom_fix(text: str) -> str | None:
 RECOVERED_FROM_CHANCE = 0.60  # a best (balanced) accuracy this far above 50% learned something
 
 
-def _finished_run_health(run: Path, state: dict, log_text: str) -> Finding:
+def _finished_run_health(run: "RunFolder", state: dict, log: "LogSummary") -> Finding:
     best, said = validation_score(*(value if isinstance(value, (int, float)) else None
                                     for value in (state.get("best_val_acc"), state.get("best_val_balanced_acc"))))
     saw = f"The run {run.name} finished" + (f" with a best validation accuracy of {said}." if best is not None else ".")
-    coached = {kind for kind in ("overfitting", "stuck_at_chance", "one_class") if f"coach: {kind}:" in log_text}
+    coached = set(log.advice) & {"overfitting", "stuck_at_chance", "one_class"}
     # Near chance for a few epochs and then learning is common on faint evidence: judge by the best epoch.
     if coached & {"stuck_at_chance", "one_class"} and (best is None or best < RECOVERED_FROM_CHANCE):
         return warn(saw + " It was stuck at chance: the model did not learn to tell real from fake.",
@@ -360,9 +358,9 @@ def _finished_run_health(run: Path, state: dict, log_text: str) -> Finding:
     if "overfitting" in coached:
         return warn(saw + " It overfitted: it memorised its training images.",
                     "The best model was kept. Next time more images help most; fewer epochs help too.")
-    if "out of memory" in log_text.lower():
+    if log.out_of_memory:
         return warn(saw + " The GPU ran out of memory along the way (dfcoach halved the batch size and went on).",
-                    _oom_fix(log_text) or "Use a smaller --batch-size next time.")
+                    _oom_fix(True))
     if isinstance(best, (int, float)) and best <= PASS_ACCURACY:
         return warn(saw + f" That is not above {PASS_ACCURACY:.0%}, the guide's bar for a model that has learned something.",
                     "Train longer (dfcoach train, the full run), or with more images (dfcoach data list).")

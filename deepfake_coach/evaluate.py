@@ -220,25 +220,11 @@ def video_level(data_dir: Path, judged: list[Judged], threshold: float) -> dict 
 
 
 def run_folder_for(model_path: Path, project_dir: Path = Path(".")) -> Path:
-    """The training run that saved this model (its state.json names it); else runs/<model file name>/."""
-    runs = Path(project_dir) / "runs"
-    model_path = Path(model_path)
-    for state_file in sorted(runs.glob("*/state.json"), reverse=True):
-        try:
-            best = json.loads(state_file.read_text()).get("best_path")
-        except (OSError, ValueError):
-            continue
-        if best and _same_file(Path(best), model_path, Path(project_dir)):
-            return state_file.parent
-    return runs / model_path.stem
+    """The training run that saved this model (it recorded it as its best); else runs/<model file name>/."""
+    from deepfake_coach.train.run import RunFolder, runs_dir
 
-
-def _same_file(recorded: Path, model_path: Path, project_dir: Path) -> bool:
-    recorded = recorded if recorded.is_absolute() else project_dir / recorded
-    try:
-        return recorded.resolve() == model_path.resolve()
-    except OSError:
-        return False
+    run = RunFolder.that_saved(Path(model_path), Path(project_dir))
+    return run.path if run is not None else runs_dir(project_dir) / Path(model_path).stem
 
 
 def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str = "test", threshold: float | None = None,

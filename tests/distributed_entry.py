@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from deepfake_coach.train import data, loop
+from deepfake_coach.train.run import RunFolder
 
 RANK = int(os.environ.get("RANK", "0"))
 
@@ -54,14 +55,14 @@ def stop_at_epoch(stop: int) -> None:
 
 
 def slow_stop(seconds: float) -> None:
-    real = loop._stopped_message
+    real = RunFolder.stopped_message
 
     def stopped_message(*args):
         if RANK == 0:
             time.sleep(seconds)
         return real(*args)
 
-    loop._stopped_message = stopped_message
+    RunFolder.stopped_message = stopped_message
 
 
 def memory_of(images: int, rank: int) -> None:

@@ -1,7 +1,8 @@
 """The training loop: plain functions in the shape of pytorch/examples.
 
 `fit(config, data_dir)` trains, coaches, saves, and returns a `TrainResult`. It
-prints nothing itself: it reports to a `TrainReporter` (the CLI's shows rich
+prints nothing itself: it tells each event to its listeners, the run's folder
+(train/run.py writes its files) and a `TrainReporter` (the CLI's shows rich
 output; the default stays silent), so `deepfake_coach.train.loop.fit` works
 from Python without Typer.
 """
@@ -9,81 +10,36 @@ from Python without Typer.
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
 import math
-import os
-import socket
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.data.origin import dataset_origin
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
-from deepfake_coach.fsutil import atomic_write_text
-from deepfake_coach.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from deepfake_coach.train.checkpoint import make_checkpoint, save_checkpoint
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
 from deepfake_coach.train import recipe
 from deepfake_coach.train import distributed
 from deepfake_coach.train.distributed import World
 from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
 from deepfake_coach.train.models import CLASS_NAMES, ModelSpec, build_model, check_image_size, default_image_size, get_spec, starts_pretrained
-from deepfake_coach.train.stop_signals import StopSignal, finish_stopping, process_alive, stop_signals_as_interrupts
+from deepfake_coach.train.report import RunInfo, TrainReporter, TrainResult
+from deepfake_coach.train.run import (  # noqa: F401 (the run's names callers found here before train/run.py)
+    METRICS_FIELDS, RunFolder, best_model_path, find_run, latest_run, run_history, run_status, runs_dir, status_of,
+)
+from deepfake_coach.train.stop_signals import StopSignal, finish_stopping, stop_signals_as_interrupts
 from deepfake_coach.train.threshold import choose_threshold
 from deepfake_coach.train.weight_average import WeightAverage
 from deepfake_coach.ui.progress import NO_PROGRESS, Progress
 
-RUN_STATE = "state.json"
-
-
-class TrainReporter:
-    """What the loop tells the person; every method may be left as it is (silent)."""
-
-    def started(self, run: "RunInfo") -> None: ...
-
-    def epoch_done(self, metrics: EpochMetrics, total_epochs: int, saved: Path | None) -> None: ...
-
-    def advice(self, advice: Advice) -> None: ...
-
-    def note(self, message: str) -> None: ...
-
-
-@dataclass
-class RunInfo:
-    run_dir: Path
-    best_path: Path
-    model_name: str
-    image_size: int
-    device: str
-    train_images: int
-    val_images: int
-    batch_size: int
-    epochs: int
-    start_epoch: int
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    processes: int = 1  # one per device (train/distributed.py)
-
-
-@dataclass
-class TrainResult:
-    run: RunInfo
-    history: list[EpochMetrics]
-    stopped_early: bool
-    seconds: float
-    batch_size: int
-
-    @property
-    def best(self) -> EpochMetrics:
-        return best_epoch(self.history)
+__all__ = ["RunInfo", "TrainReporter", "TrainResult", "fit", "train_one_epoch", "train_step", "validate"]
 
 
 class OutOfMemory(Exception):
@@ -215,39 +171,6 @@ def validate(model, spec: ModelSpec, data: SplitImages, batch_size: int, criteri
     return Validation(total_loss / len(data), float(hits.mean()), float(called_fake.mean()), float(np.mean(per_class)), auc, threshold)
 
 
-# --- the run ---------------------------------------------------------------------------------
-
-
-def _timestamp() -> str:
-    return datetime.now().strftime("%Y%m%d_%H%M%S")
-
-
-def _new_run_dir(runs_dir: Path) -> tuple[Path, str]:
-    stamp = _timestamp()
-    run_dir, n = runs_dir / stamp, 2
-    while run_dir.exists():
-        run_dir, n = runs_dir / f"{stamp}_{n}", n + 1
-    run_dir.mkdir(parents=True)
-    return run_dir, run_dir.name
-
-
-def _saved_config(previous: dict, run_dir: Path) -> TrainConfig:
-    """The settings a stopped run was started with, checked like any file's contents."""
-    from pydantic import ValidationError
-
-    try:
-        return TrainConfig(**previous["config"])
-    except (KeyError, TypeError, ValidationError):
-        raise CoachError(
-            f"{run_dir}/last.pth does not hold the settings the run was started with in a form dfcoach can use.",
-            hint="The file was changed or damaged; start a new run with: dfcoach train",
-        ) from None
-
-
-def best_model_path(models_dir: Path, model_name: str, run_dir: Path) -> Path:
-    """models/best_model_<model>_<run>.pth, as the beginner's guide names it (the run's name is its start time)."""
-    return Path(models_dir) / f"best_model_{model_name}_{run_dir.name}.pth"
-
 
 def training_image_size(config: TrainConfig, data_dir: Path) -> int:
     """--image-size, else the model's own size (for a model that follows the data, its images' size up to that)."""
@@ -301,99 +224,70 @@ def load_training_splits(data_dir: Path, size: int, progress: Progress) -> tuple
 
 
 
-class RunLog:
-    """runs/<id>/train.log: everything the run said, with times, for `dfcoach doctor` and for people."""
-
-    def __init__(self, path: Path | None):
-        self.path = path  # None: a process that is not the leader of a run on several devices writes nothing
-
-    def write(self, message: str) -> None:
-        if self.path is None:
-            return
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(f"{datetime.now().isoformat(timespec='seconds')} {message}\n")
+# --- the run ---------------------------------------------------------------------------------
 
 
-def _write_state(run_dir: Path, **state) -> None:
-    path = run_dir / RUN_STATE
-    current = json.loads(path.read_text()) if path.exists() else {}
-    current.update(state)
-    atomic_write_text(path, json.dumps(current, indent=2))
+@dataclass
+class _Training:
+    """What one run trains with and how far it is, made once by `_set_up`; the epoch loop moves it on."""
+
+    config: TrainConfig
+    world: World
+    device: torch.device
+    spec: ModelSpec
+    size: int
+    pretrained: bool
+    train: SplitImages
+    val: SplitImages
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None
+    criterion: nn.Module
+    origin: dict | None  # what the model learns from, so it can say when a picture is outside that
+    batch_size: int
+    folder: RunFolder = None  # type: ignore[assignment]  # set by `_set_up`, like the two below
+    best_path: Path = None  # type: ignore[assignment]
+    average: WeightAverage = None  # type: ignore[assignment]
+    history: list[EpochMetrics] = field(default_factory=list)
+    start_epoch: int = 1
+    epoch: int = 0  # the epoch under way (the one before `start_epoch` until the first begins)
+    resumed: bool = False
+    stage: str | None = None  # fine-tuning's stage, told when it changes
+    trained: nn.Module | None = None  # the model as it learns in this stage (DDP's wrapper on several devices)
+
+    @property
+    def fine_tune(self):
+        return fine_tune_for(self.spec, self.pretrained)
+
+    @property
+    def crop(self) -> int | None:
+        return self.spec.crop_size(self.size)
 
 
-METRICS_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_balanced_acc", "val_auc", "threshold", "lr", "seconds"]
+@dataclass
+class _Listeners:
+    """Each event of a run told to its folder (the files, for `dfcoach doctor` and people) and to the reporter (the screen)."""
 
+    folder: RunFolder
+    reporter: TrainReporter
 
-def _metrics_fields(path: Path) -> list[str]:
-    """The columns of metrics.csv: a run started by an older dfcoach keeps the ones its file began with."""
-    if not path.exists():
-        return METRICS_FIELDS
-    with open(path, newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle), None) or METRICS_FIELDS
+    def started(self, run: RunInfo, resumed: bool) -> None:
+        on = f"{run.processes} processes on the {run.device}" if run.processes > 1 else run.device
+        self.folder.record_start(resumed=resumed, model=run.model_name, size=run.image_size, on=on, train_images=run.train_images,
+                                 val_images=run.val_images, batch_size=run.batch_size, skipped=run.skipped, best_path=run.best_path)
+        self.reporter.started(run)
 
+    def note(self, message: str) -> None:
+        self.folder.log(message)
+        self.reporter.note(message)
 
-def _append_metrics(path: Path, metrics: EpochMetrics) -> None:
-    new = not path.exists()
-    fields = _metrics_fields(path)
-    with open(path, "a", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-        if new:
-            writer.writeheader()
-        writer.writerow(_metrics_row(metrics))
+    def epoch_done(self, metrics: EpochMetrics, total_epochs: int, saved: Path | None) -> None:
+        self.folder.record_epoch(metrics, saved)
+        self.reporter.epoch_done(metrics, total_epochs, saved)
 
-
-def _rewrite_metrics(path: Path, history: list[EpochMetrics]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_metrics_fields(path), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for metrics in history:
-        writer.writerow(_metrics_row(metrics))
-    atomic_write_text(path, buffer.getvalue())
-
-
-def _metrics_row(metrics: EpochMetrics) -> dict:
-    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(metrics).items()}
-
-
-def find_run(runs_dir: Path, which: str) -> Path:
-    """`last` (the newest unfinished run) or a run's name or path."""
-    if which == "last":
-        candidates = sorted((p for p in runs_dir.glob("*/") if (p / "last.pth").exists()), key=lambda p: p.name, reverse=True)
-        unfinished = [p for p in candidates if run_status(p) != "finished"]
-        if not unfinished:
-            raise UsageError("There is no unfinished run to resume.", hint="Start a new one with: dfcoach train")
-        return unfinished[0]
-    path = Path(which)
-    run_dir = path if path.is_dir() else runs_dir / which
-    if not (run_dir / "last.pth").exists():
-        raise UsageError(f"There is no run called {which} to resume.", hint=f"See the runs in {runs_dir}/, or use --resume last.")
-    if run_status(run_dir) == "finished":
-        raise UsageError(f"The run {run_dir.name} already finished.", hint="Start a new run with: dfcoach train")
-    return run_dir
-
-
-def latest_run(runs_dir: Path) -> Path | None:
-    """The newest run folder that recorded its state (run names sort by time), or None."""
-    runs = sorted((p for p in Path(runs_dir).glob("*/") if (p / RUN_STATE).is_file()), key=lambda p: p.name)
-    return runs[-1] if runs else None
-
-
-def run_status(run_dir: Path) -> str:
-    """finished, running, interrupted, failed, unknown, or `cut_off`: recorded as running by a process
-    of this computer that is gone (killed, or the computer restarted)."""
-    try:
-        state = json.loads((run_dir / RUN_STATE).read_text())
-    except (OSError, ValueError):
-        return "unknown"
-    return status_of(state)
-
-
-def status_of(state: object) -> str:
-    """`run_status` for a state.json already read."""
-    status = state.get("status", "unknown") if isinstance(state, dict) else "unknown"
-    if status == "running" and state.get("host") == socket.gethostname() and not process_alive(state.get("pid")):
-        return "cut_off"
-    return status if isinstance(status, str) else "unknown"
+    def advice(self, advice: Advice) -> None:
+        self.folder.record_advice(advice)
+        self.reporter.advice(advice)
 
 
 def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Path = Path("."), pretrained: bool | None = None,
@@ -419,232 +313,257 @@ def fit(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir: Pat
 
 def _fit(config: TrainConfig, data_dir: Path, project_dir: Path, pretrained: bool | None, resume: str | None, progress: Progress,
          reporter: TrainReporter, world: World, device: torch.device | None = None) -> TrainResult:
+    """Set up, train the epochs, and tell the listeners how it went: finished, stopped or failed."""
     started = time.monotonic()
-    runs_dir, models_dir = Path(project_dir) / "runs", Path(project_dir) / "models"
-    previous = None
-    if resume:
-        run_dir, previous = world.from_leader(lambda: _resumed_run(runs_dir, resume))
-        config = _saved_config(previous, run_dir)
-    spec = get_spec(config.model)
-    # Whether the run started from ImageNet weights decides its recipe (fine-tuning's stages or not);
-    # a resumed run takes its weights from last.pth and its recipe from what it started with.
-    pretrained = starts_pretrained(config.model, pretrained) if previous is None else previous.get("pretrained") is True
-    fine_tune = fine_tune_for(spec, pretrained)
-    if previous is not None:
-        size = int(previous["image_size"])  # what the run started with, even if the images changed since
-        check_image_size(config.model, size)
-    else:
-        size = training_image_size(config, Path(data_dir))  # checked there
-    device = device if device is not None else resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    train, val = world.leader_first(lambda: load_training_splits(Path(data_dir), size, progress))
-
-    model, optimizer, scaler, criterion = training_parts(config, device, pretrained, load_weights=previous is None)
-    model = world.prepare(model)
-    plain_loss = nn.CrossEntropyLoss()  # validation loss without smoothing: 0.69 is a coin toss, 0 is perfect
-    crop = spec.crop_size(size)
-    balanced = unequal_classes(train)
-    history: list[EpochMetrics] = []
-    batch_size, start_epoch = config.batch_size, 1
-
-    if previous is not None:
-        model.load_state_dict(previous["state_dict"])
-        optimizer.load_state_dict(previous["optimizer"])
-        torch.set_rng_state(previous["rng"])
-        if device.type == "cuda" and previous.get("cuda_rng"):  # dropout on a GPU draws from the GPU's generator
-            torch.cuda.set_rng_state_all(previous["cuda_rng"])
-        if scaler is not None and previous.get("grad_scaler"):  # mixed precision's loss scale, learned as it went
-            scaler.load_state_dict(previous["grad_scaler"])
-        history = [EpochMetrics(**m) for m in previous["history"]]
-        # metrics.csv may list an epoch that last.pth does not have (the disk filled up between the
-        # two): it is written again from last.pth, so a resumed run lists every epoch once.
-        if world.leader:
-            _rewrite_metrics(run_dir / "metrics.csv", history)
-        batch_size, start_epoch = previous["batch_size"], previous["epoch"] + 1
-        # Derived from the run's own folder, never read from the file: a model file is untrusted
-        # input, and its best_path could name any file on the computer.
-        best_path = best_model_path(models_dir, get_spec(config.model).name, run_dir)
-    else:
-        run_dir = world.from_leader(lambda: _new_run(runs_dir, config, size, pretrained, data_dir))
-        best_path = best_model_path(models_dir, config.model, run_dir)
-
-    # The model judged, saved and deployed is the average of the weights over about the last epoch;
-    # made after a resumed run's weights are loaded, so a run saved before it existed starts from those.
-    average = WeightAverage(model, horizon=math.ceil(len(train) / config.batch_size))
-    if previous is not None and previous.get("weight_average"):
-        average.load_state_dict(previous["weight_average"])
-
-    log = RunLog(run_dir / "train.log" if world.leader else None)
-    write_state = (lambda **state: _write_state(run_dir, **state)) if world.leader else (lambda **state: None)
-    run = RunInfo(run_dir, best_path, config.model, size, device.type if world.distributed else str(device), len(train), len(val), batch_size,
-                  config.epochs, start_epoch, train.skipped + val.skipped, processes=world.size)
-    write_state(status="running", model=config.model, best_path=str(best_path), pid=os.getpid(), host=socket.gethostname())
-    on = f"{world.size} processes on the {device.type}" if world.distributed else str(device)
-    log.write(f"{'resumed' if previous else 'started'}: {config.model}, {size} px, {on}, {len(train)} train / {len(val)} val images, batch {batch_size}")
-    for file, why in run.skipped:
-        log.write(f"skipped {file}: {why}")
-    reporter.started(run)
-    origin = dataset_origin(Path(data_dir))  # what the model learns from, so it can say when a picture is outside that
-
-    def save_last(epoch: int) -> None:
-        if not world.leader:
-            return
-        save_checkpoint(run_dir / "last.pth", make_checkpoint(
-            model, config.model, size, asdict(history[-1]) if history else {}, config.model_dump(mode="json"), epoch,
-            optimizer=optimizer.state_dict(), rng=torch.get_rng_state(),
-            cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-            grad_scaler=scaler.state_dict() if scaler is not None else None, weight_average=average.state_dict(),
-            history=[asdict(m) for m in history], batch_size=batch_size, best_path=str(best_path), pretrained=pretrained, dataset=origin))
-
-    coach = Coach(patience=config.patience, command="dfcoach train")
-
-    def end_of_epoch(epoch: int, train_loss: float, train_acc: float, epoch_started: float) -> tuple[EpochMetrics, bool]:
-        """The leader's work after each epoch: validate, record, save, report, coach; (the epoch's figures, stop now?)."""
-        checked = validate(average.average, spec, val, batch_size, plain_loss, device)
-        metrics = EpochMetrics(epoch, train_loss, train_acc, checked.loss, checked.accuracy, checked.fake_share, val_majority,
-                               optimizer.param_groups[-1]["lr"], time.monotonic() - epoch_started,
-                               val_balanced_acc=checked.balanced_accuracy, val_auc=checked.roc_auc, threshold=checked.threshold)
-        history.append(metrics)
-        _append_metrics(run_dir / "metrics.csv", metrics)
-        saved = None
-        if best_epoch(history) is metrics:
-            save_checkpoint(best_path, make_checkpoint(average.average, config.model, size, asdict(metrics), config.model_dump(mode="json"), epoch,
-                                                       threshold=metrics.threshold, threshold_source="validation", dataset=origin))
-            saved = best_path
-        save_last(epoch)
-        log.write(f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.2%}, val loss {metrics.val_loss:.4f} acc {metrics.val_acc:.2%}" + (f", saved {saved}" if saved else ""))
-        reporter.epoch_done(metrics, config.epochs, saved)
-        epochs_task.reach(epoch)
-        advice = coach.after_epoch(history)
-        for item in advice:
-            log.write(f"coach: {item.kind}: {item.message}")
-            reporter.advice(item)
-        return metrics, any(item.stop for item in advice)
-
-    val_majority = float(max(np.mean(val.labels == 0), np.mean(val.labels == 1)))
-    stopped_early = False
-    stage_told = None
-    epoch = start_epoch - 1
+    run = _set_up(config, Path(data_dir), Path(project_dir), pretrained, resume, progress, world, device)
+    info = RunInfo(run.folder.path, run.best_path, run.config.model, run.size, run.device.type if world.distributed else str(run.device),
+                   len(run.train), len(run.val), run.batch_size, run.config.epochs, run.start_epoch, run.train.skipped + run.val.skipped,
+                   processes=world.size)
+    listeners = _Listeners(run.folder, reporter)
+    listeners.started(info, run.resumed)
     try:
-        if previous is None:
-            save_last(0)
-        with stop_signals_as_interrupts(), progress.task("Training", total=config.epochs, unit="epochs") as epochs_task:
-            epochs_task.advance(start_epoch - 1)
-            epoch = start_epoch
-            while epoch <= config.epochs:
-                epoch_started = time.monotonic()
-                before = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()), copy.deepcopy(average.state_dict()))
-                stage = recipe.stage_of(fine_tune, epoch, config.epochs)
-                recipe.set_stage(model, fine_tune, stage)
-                if stage != stage_told:
-                    stage_told = stage
-                    trained = world.wrap(model, device)  # DDP takes the parameters that learn when it is made
-                    if stage != "all":
-                        message = recipe.stage_message(stage, epoch, config.epochs)
-                        log.write(message)
-                        reporter.note(message)
-                lr_at = lambda share, epoch=epoch: recipe.learning_rate(fine_tune, epoch, share, config.epochs, config.lr)  # noqa: E731
-                n_batches = (len(train) + batch_size - 1) // batch_size
-                done_in_epoch = 0
-
-                def after_step(_trained, epoch=epoch, n_batches=n_batches):
-                    nonlocal done_in_epoch
-                    average.update(model)
-                    done_in_epoch += 1  # the whole run's bar moves per batch, so its estimate is there from the start
-                    epochs_task.reach(epoch - 1 + min(1.0, done_in_epoch / n_batches))
-
-                try:
-                    train_loss, train_acc = train_one_epoch(trained, spec, train, batch_size, optimizer, criterion, device, config.seed, epoch, progress,
-                                                            f"Epoch {epoch}/{config.epochs}", scaler, crop=crop, balanced=balanced, lr_at=lr_at,
-                                                            after_step=after_step, world=world)
-                except OutOfMemory:
-                    batch_size = _recover_from_oom(model, optimizer, average, before, batch_size, device, reporter, log)
-                    continue  # the same epoch again, with smaller batches
-                metrics, stop = world.from_leader(lambda: end_of_epoch(epoch, train_loss, train_acc, epoch_started))
-                if not world.leader:
-                    history.append(metrics)
-                if stop:
-                    stopped_early = True
-                    break
-                epoch += 1
+        stopped_early = _train_epochs(run, listeners, progress)
     except KeyboardInterrupt as stop:
-        if world.distributed and world.leader:
-            finish_stopping()
-        why = stop.why if isinstance(stop, StopSignal) else "the person"
-        write_state(status="interrupted", epoch=len(history), stopped_by=stop.name if isinstance(stop, StopSignal) else "ctrl-c")
-        log.write(f"interrupted by {why} during epoch {epoch}")
-        if history and world.leader:
-            from deepfake_coach.train.curves import plot_curves
-
-            plot_curves(history, run_dir / "curves.png")  # what it learned so far, to look at while it waits
-        said = _stopped_message(run_dir, epoch, len(history))
-        raise Interrupted(said if why == "the person" else f"{why[0].upper()}{why[1:]}. {said}",
-                          hint=f"Continue where it stopped with: {world.command(f'--resume {run_dir.name}')}") from None
+        raise _stopped(run, stop) from None
     except Exception as error:  # recorded for `dfcoach doctor`, then reported by the CLI
-        told = distributed.lost_peer(error, world) if world.distributed and distributed.peer_gone(error) else error
-        message = told.message if isinstance(told, CoachError) else f"{type(error).__name__}: {error}"
-        write_state(status="failed", error=message)
-        log.write(f"failed: {message}")
+        told = _failed(run, error)
         if told is error:
             raise
         raise told from None
+    run.folder.record_finished(best_epoch(run.history), len(run.history))
+    _draw_curves(run)
+    return TrainResult(info, run.history, stopped_early, time.monotonic() - started, run.batch_size)
 
-    best = best_epoch(history)
-    write_state(status="finished", epoch=len(history), best_epoch=best.epoch, best_val_acc=best.val_acc,
-                best_val_balanced_acc=best.val_balanced_acc)
-    if world.leader:
+
+def _set_up(config: TrainConfig, data_dir: Path, project_dir: Path, pretrained: bool | None, resume: str | None, progress: Progress,
+            world: World, device: torch.device | None) -> _Training:
+    """What the run trains with, in an order that keeps runs reproducible (the seed, the images, then
+    the model), and its folder: the resumed run's, or a new one once the model is made."""
+    last = None
+    if resume:
+        folder, last = world.from_leader(lambda: _resumed_run(runs_dir(project_dir), resume))
+        config = folder.saved_config(last)
+    # Whether the run started from ImageNet weights decides its recipe (fine-tuning's stages or not);
+    # a resumed run takes its weights from last.pth and its recipe from what it started with.
+    pretrained = starts_pretrained(config.model, pretrained) if last is None else last.get("pretrained") is True
+    if last is not None:
+        size = int(last["image_size"])  # what the run started with, even if the images changed since
+        check_image_size(config.model, size)
+    else:
+        size = training_image_size(config, data_dir)  # checked there
+    device = device if device is not None else resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    train, val = world.leader_first(lambda: load_training_splits(data_dir, size, progress))
+    model, optimizer, scaler, criterion = training_parts(config, device, pretrained, load_weights=last is None)
+    run = _Training(config, world, device, get_spec(config.model), size, pretrained, train, val, world.prepare(model), optimizer,
+                    scaler, criterion, dataset_origin(data_dir), config.batch_size)
+    models_dir = project_dir / "models"
+    if last is not None:
+        run.folder = RunFolder(folder.path, writes=world.leader)
+        _restore(run, last)
+        # Derived from the run's own folder, never read from the file: a model file is untrusted
+        # input, and its best_path could name any file on the computer.
+        run.best_path = run.folder.best_model_path(models_dir, run.spec.name)
+    else:
+        made = world.from_leader(lambda: _new_run(runs_dir(project_dir), config, size, pretrained, data_dir))
+        run.folder = RunFolder(made.path, writes=world.leader)
+        run.best_path = run.folder.best_model_path(models_dir, config.model)
+    # The model judged, saved and deployed is the average of the weights over about the last epoch;
+    # made after a resumed run's weights are loaded, so a run saved before it existed starts from those.
+    run.average = WeightAverage(run.model, horizon=math.ceil(len(train) / config.batch_size))
+    if last is not None and last.get("weight_average"):
+        run.average.load_state_dict(last["weight_average"])
+    run.epoch = run.start_epoch - 1
+    return run
+
+
+def _restore(run: _Training, last: dict) -> None:
+    """A resumed run where its last.pth left it: weights, optimizer, random generators, loss scale, epochs."""
+    run.model.load_state_dict(last["state_dict"])
+    run.optimizer.load_state_dict(last["optimizer"])
+    torch.set_rng_state(last["rng"])
+    if run.device.type == "cuda" and last.get("cuda_rng"):  # dropout on a GPU draws from the GPU's generator
+        torch.cuda.set_rng_state_all(last["cuda_rng"])
+    if run.scaler is not None and last.get("grad_scaler"):  # mixed precision's loss scale, learned as it went
+        run.scaler.load_state_dict(last["grad_scaler"])
+    run.history = [EpochMetrics(**m) for m in last["history"]]
+    run.folder.rewrite_metrics(run.history)  # it may list an epoch last.pth lost (the disk filled up between the two)
+    run.batch_size, run.start_epoch, run.resumed = last["batch_size"], last["epoch"] + 1, True
+
+
+def _resumed_run(runs: Path, which: str) -> tuple[RunFolder, dict]:
+    folder = RunFolder.find(runs, which)
+    return folder, folder.load_last()
+
+
+def _new_run(runs: Path, config: TrainConfig, size: int, pretrained: bool, data_dir: Path) -> RunFolder:
+    folder = RunFolder.create(runs)
+    folder.save_config(config, size, pretrained, data_dir)
+    return folder
+
+
+def _train_epochs(run: _Training, listeners: _Listeners, progress: Progress) -> bool:
+    """The epochs from `run.start_epoch` to the last; whether the coach stopped the run early."""
+    coach = Coach(patience=run.config.patience, command="dfcoach train")
+    if not run.resumed:
+        _save_last(run, 0)
+    with stop_signals_as_interrupts(), progress.task("Training", total=run.config.epochs, unit="epochs") as epochs_task:
+        epochs_task.advance(run.start_epoch - 1)
+        run.epoch = run.start_epoch
+        while run.epoch <= run.config.epochs:
+            epoch_started = time.monotonic()
+            before = _snapshot(run.model, run.optimizer, run.average)
+            _enter_stage(run, listeners)
+            try:
+                train_loss, train_acc = _train_epoch(run, progress, epochs_task)
+            except OutOfMemory:
+                run.batch_size = _recover_from_oom(run, before, listeners)
+                continue  # the same epoch again, with smaller batches
+            metrics, stop = run.world.from_leader(lambda: _end_of_epoch(run, coach, listeners, epochs_task, train_loss, train_acc, epoch_started))
+            if not run.world.leader:
+                run.history.append(metrics)
+            if stop:
+                return True
+            run.epoch += 1
+    return False
+
+
+def _enter_stage(run: _Training, listeners: _Listeners) -> None:
+    """Fine-tuning's stage for this epoch (which layers learn); said when it changes, but for the whole network's."""
+    stage = recipe.stage_of(run.fine_tune, run.epoch, run.config.epochs)
+    recipe.set_stage(run.model, run.fine_tune, stage)
+    if stage != run.stage:
+        run.stage = stage
+        run.trained = run.world.wrap(run.model, run.device)  # DDP takes the parameters that learn when it is made
+        if stage != "all":
+            listeners.note(recipe.stage_message(stage, run.epoch, run.config.epochs))
+
+
+def _train_epoch(run: _Training, progress: Progress, epochs_task) -> tuple[float, float]:
+    """One pass over the training images at this epoch's learning rates; (loss, accuracy)."""
+    config, epoch, fine_tune = run.config, run.epoch, run.fine_tune
+    n_batches = (len(run.train) + run.batch_size - 1) // run.batch_size
+    done_in_epoch = 0
+
+    def after_step(_trained) -> None:
+        nonlocal done_in_epoch
+        run.average.update(run.model)
+        done_in_epoch += 1  # the whole run's bar moves per batch, so its estimate is there from the start
+        epochs_task.reach(epoch - 1 + min(1.0, done_in_epoch / n_batches))
+
+    return train_one_epoch(run.trained, run.spec, run.train, run.batch_size, run.optimizer, run.criterion, run.device, config.seed, epoch,
+                           progress, f"Epoch {epoch}/{config.epochs}", run.scaler, crop=run.crop, balanced=unequal_classes(run.train),
+                           lr_at=lambda share: recipe.learning_rate(fine_tune, epoch, share, config.epochs, config.lr),
+                           after_step=after_step, world=run.world)
+
+
+def _end_of_epoch(run: _Training, coach: Coach, listeners: _Listeners, epochs_task, train_loss: float, train_acc: float,
+                  epoch_started: float) -> tuple[EpochMetrics, bool]:
+    """The leader's work after each epoch: validate, record, save, report, coach; (the epoch's figures, stop now?)."""
+    plain_loss = nn.CrossEntropyLoss()  # validation loss without smoothing: 0.69 is a coin toss, 0 is perfect
+    checked = validate(run.average.average, run.spec, run.val, run.batch_size, plain_loss, run.device)
+    val_majority = float(max(np.mean(run.val.labels == 0), np.mean(run.val.labels == 1)))
+    metrics = EpochMetrics(run.epoch, train_loss, train_acc, checked.loss, checked.accuracy, checked.fake_share, val_majority,
+                           run.optimizer.param_groups[-1]["lr"], time.monotonic() - epoch_started,
+                           val_balanced_acc=checked.balanced_accuracy, val_auc=checked.roc_auc, threshold=checked.threshold)
+    run.history.append(metrics)
+    run.folder.add_metrics(metrics)  # before last.pth: a resumed run writes metrics.csv again from last.pth
+    saved = _save_best(run, metrics) if best_epoch(run.history) is metrics else None
+    _save_last(run, run.epoch)
+    listeners.epoch_done(metrics, run.config.epochs, saved)
+    epochs_task.reach(run.epoch)
+    advice = coach.after_epoch(run.history)
+    for item in advice:
+        listeners.advice(item)
+    return metrics, any(item.stop for item in advice)
+
+
+def _save_best(run: _Training, metrics: EpochMetrics) -> Path:
+    """The averaged model of this epoch, the best so far, in models/ with the threshold chosen on validation."""
+    save_checkpoint(run.best_path, make_checkpoint(run.average.average, run.config.model, run.size, asdict(metrics),
+                                                   run.config.model_dump(mode="json"), metrics.epoch, threshold=metrics.threshold,
+                                                   threshold_source="validation", dataset=run.origin))
+    return run.best_path
+
+
+def _save_last(run: _Training, epoch: int) -> None:
+    """last.pth: everything a resumed run needs to go on exactly where this one is, after `epoch` (0: none yet)."""
+    if not run.folder.writes:
+        return
+    device, scaler = run.device, run.scaler
+    run.folder.save_last(make_checkpoint(
+        run.model, run.config.model, run.size, asdict(run.history[-1]) if run.history else {}, run.config.model_dump(mode="json"),
+        epoch, optimizer=run.optimizer.state_dict(), rng=torch.get_rng_state(),
+        cuda_rng=torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+        grad_scaler=scaler.state_dict() if scaler is not None else None, weight_average=run.average.state_dict(),
+        history=[asdict(m) for m in run.history], batch_size=run.batch_size, best_path=str(run.best_path), pretrained=run.pretrained,
+        dataset=run.origin))
+
+
+def _stopped(run: _Training, stop: KeyboardInterrupt) -> Interrupted:
+    """Records a run stopped by Ctrl-C or a stop signal; what to tell the person (what is kept, how to go on)."""
+    if run.world.distributed and run.world.leader:
+        finish_stopping()
+    signalled = isinstance(stop, StopSignal)
+    why = stop.why if signalled else "the person"
+    run.folder.record_interrupted(why, stop.name if signalled else "ctrl-c", run.epoch, len(run.history))
+    if run.history:
+        _draw_curves(run)  # what it learned so far, to look at while it waits
+    said = run.folder.stopped_message(run.epoch, len(run.history))
+    return Interrupted(said if why == "the person" else f"{why[0].upper()}{why[1:]}. {said}",
+                       hint=f"Continue where it stopped with: {run.world.command(f'--resume {run.folder.name}')}")
+
+
+def _failed(run: _Training, error: Exception) -> BaseException:
+    """Records a failure for `dfcoach doctor`; the error to raise (a process lost on several devices, said as such)."""
+    told = distributed.lost_peer(error, run.world) if run.world.distributed and distributed.peer_gone(error) else error
+    run.folder.record_failed(told.message if isinstance(told, CoachError) else f"{type(error).__name__}: {error}")
+    return told
+
+
+def _draw_curves(run: _Training) -> None:
+    if run.folder.writes:
         from deepfake_coach.train.curves import plot_curves
 
-        plot_curves(history, run_dir / "curves.png")
-    log.write(f"finished: best val acc {best.val_acc:.2%} at epoch {best.epoch}")
-    return TrainResult(run, history, stopped_early, time.monotonic() - started, batch_size)
+        plot_curves(run.history, run.folder.curves_file)
 
 
-def _resumed_run(runs_dir: Path, which: str) -> tuple[Path, dict]:
-    run_dir = find_run(runs_dir, which)
-    return run_dir, load_checkpoint(run_dir / "last.pth")
+# --- running out of memory -------------------------------------------------------------------
 
 
-def _new_run(runs_dir: Path, config: TrainConfig, size: int, pretrained: bool, data_dir: Path) -> Path:
-    run_dir, _ = _new_run_dir(runs_dir)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({**config.model_dump(mode="json"), "image_size": size, "pretrained": pretrained, "data_dir": str(data_dir)}, sort_keys=False))
-    return run_dir
+def _snapshot(*parts) -> tuple:
+    """Each part's state_dict() copied to the CPU: what an out-of-memory rewind restores. On a GPU the
+    copies would take the very memory that ran short, and a whole model and its optimizer's state more."""
+    return tuple(_on_cpu(part.state_dict()) for part in parts)
 
 
-def _stopped_message(run_dir: Path, epoch: int, epochs_done: int) -> str:
-    if not epochs_done:
-        return f"Stopped during epoch {epoch}, before any epoch finished: there is nothing to keep yet."
-    saved = "Epoch 1 is" if epochs_done == 1 else f"Epochs 1-{epochs_done} are"
-    during = f" during epoch {epoch}" if epoch > epochs_done else ""
-    return f"Stopped{during}. {saved} saved in {run_dir}/last.pth; the curves so far are in {run_dir}/curves.png."
+def _on_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        copied = type(value)((key, _on_cpu(item)) for key, item in value.items())
+        if hasattr(value, "_metadata"):  # the modules' versions, which load_state_dict reads
+            copied._metadata = copy.deepcopy(value._metadata)
+        return copied
+    if type(value) in (list, tuple):
+        return type(value)(_on_cpu(item) for item in value)
+    return copy.deepcopy(value)
 
 
-def run_history(run_dir: Path) -> list[EpochMetrics]:
-    """The epochs a run finished, as its last.pth records them (checked like any file read)."""
-    saved = load_checkpoint(Path(run_dir) / "last.pth").get("history") or []
-    try:
-        return [EpochMetrics(**item) for item in saved]
-    except TypeError:
-        raise CoachError(f"{run_dir}/last.pth does not list its epochs in a form dfcoach knows.",
-                         hint="Start a new run with: dfcoach train") from None
-
-
-def _recover_from_oom(model, optimizer, average: WeightAverage, before, batch_size: int, device, reporter: TrainReporter, log: RunLog) -> int:
+def _recover_from_oom(run: _Training, before: tuple, listeners: _Listeners) -> int:
     """Free the GPU's cache, restore the epoch's starting weights, and halve the batch size."""
-    if device.type == "cuda":
+    if run.device.type == "cuda":
         torch.cuda.empty_cache()
-    model.load_state_dict(before[0])
-    optimizer.load_state_dict(before[1])
-    average.load_state_dict(before[2])
-    if batch_size <= 1:
-        log.write("out of memory at batch size 1")
+    run.model.load_state_dict(before[0])
+    run.optimizer.load_state_dict(before[1])
+    run.average.load_state_dict(before[2])
+    if run.batch_size <= 1:
+        run.folder.log("out of memory at batch size 1")
         raise CoachError(
             "The model does not fit in the GPU's memory even one image at a time.",
             hint="Use a smaller model (--model custom_cnn or meso4), a smaller --image-size, or train on the CPU with --device cpu.",
         )
-    smaller = batch_size // 2
-    message = (f"The GPU ran out of memory with batches of {batch_size} images. dfcoach freed it and is redoing this "
-               f"epoch with batches of {smaller}. Next time, start with --batch-size {smaller}.")
-    log.write(message)
-    reporter.note(message)
+    smaller = run.batch_size // 2
+    listeners.note(f"The GPU ran out of memory with batches of {run.batch_size} images. dfcoach freed it and is redoing this "
+                   f"epoch with batches of {smaller}. Next time, start with --batch-size {smaller}.")
     return smaller

@@ -12,7 +12,7 @@ from rich.padding import Padding
 
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.train.coach import Advice, EpochMetrics, balanced_differs
-from deepfake_coach.train.loop import RunInfo, TrainReporter, TrainResult
+from deepfake_coach.train.report import RunInfo, TrainReporter, TrainResult
 
 SKIPPED_SHOWN = 5  # skipped images listed on the console; train.log lists them all
 

@@ -361,7 +361,7 @@ def full_run(wizard: Wizard) -> None:
 def _unfinished_run(wizard: Wizard, name: str | None) -> str | None:
     """The run the wizard started earlier, when it was stopped before it finished."""
     from deepfake_coach.errors import CoachError
-    from deepfake_coach.train.loop import find_run
+    from deepfake_coach.train.run import find_run
 
     if not _plain_run_name(name) or not wizard.continuing:
         return None
@@ -380,7 +380,7 @@ def _finished_quick_run(wizard: Wizard):
     """The epochs of the quick run the wizard started earlier, when it finished (stopped just after its
     last epoch, before this step was marked done): continuing does not run it again."""
     from deepfake_coach.errors import CoachError
-    from deepfake_coach.train.loop import run_history, run_status
+    from deepfake_coach.train.run import run_history, run_status
 
     name = wizard.config.wizard.quick_run
     run_dir = wizard.project.runs_dir / name if _plain_run_name(name) else None
