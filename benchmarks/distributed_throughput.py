@@ -39,7 +39,7 @@ def worker(args) -> None:
     from deepfake_coach.train.data import SplitImages, load_split
     from deepfake_coach.train.loop import resolve_device, train_one_epoch, training_parts
     from deepfake_coach.train.models import get_spec
-    from deepfake_coach.ui.progress import NO_PROGRESS
+    from deepfake_coach.io.progress import NO_PROGRESS
 
     world = distributed.world()
     device = world.place(resolve_device(args.device))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 
 from deepfake_coach.checklist import PASS_ACCURACY, validation_score
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from deepfake_coach.train.run import LogSummary, RunFolder

@@ -20,7 +20,7 @@ from deepfake_coach.errors import DataError, UsageError, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.inference import explain_threshold
 from deepfake_coach.predict import check_threshold, judge_pictures
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from deepfake_coach.inference import Detector

@@ -15,7 +15,7 @@ from deepfake_coach.data.sources import DEFAULT_FRAMES
 from deepfake_coach.data.video import is_video
 from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.inference import DEFAULT_THRESHOLD, FROM_DEFAULT
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from deepfake_coach.inference import Detector, Verdict

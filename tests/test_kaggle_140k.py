@@ -310,7 +310,7 @@ def test_download_offline(cli, home, monkeypatch):
 def test_the_download_bar_shows_size_and_speed():
     from rich.console import Console
 
-    from deepfake_coach.ui.progress import RichProgress
+    from deepfake_coach.io.progress import RichProgress
 
     now = [0.0]
     console = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)

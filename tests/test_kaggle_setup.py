@@ -26,7 +26,7 @@ from kaggle_fixtures import (  # noqa: F401  (fixtures)
 from deepfake_coach.cli import app
 from deepfake_coach.kaggle.api import NoKaggleCredentials
 from deepfake_coach.kaggle.setup import SetupSkipped, setup_credentials
-from deepfake_coach.ui.prompts import ScriptedPrompter
+from deepfake_coach.io.prompts import ScriptedPrompter
 
 PASTE_FLAG = "--token-file - (reads the token from standard input)"
 
@@ -164,11 +164,31 @@ def test_a_wrong_key_is_reported_by_the_command(cli, home, kaggle):
 # --- the interactive flow (as the wizard uses it) ------------------------------------------------
 
 
+class Lines:
+    """An Output whose lines the test reads back (wide, so that no line is wrapped)."""
+
+    def __init__(self):
+        import io
+
+        from rich.console import Console
+
+        from deepfake_coach.io.output import Output
+
+        self.buffer = io.StringIO()
+        self.output = Output(Console(file=self.buffer, width=1000), Console(file=self.buffer, width=1000))
+
+    def __iter__(self):
+        return iter(self.buffer.getvalue().splitlines())
+
+    def __contains__(self, line: str) -> bool:
+        return line in list(self)
+
+
 def test_the_file_in_downloads_is_offered(home, kaggle):
     downloaded = downloaded_kaggle_json(home)
     person = RecordingPrompter({"--token-file": str(downloaded)})
-    lines: list[str] = []
-    result = setup_credentials(person, tell=lines.append)
+    lines = Lines()
+    result = setup_credentials(person, lines.output)
     assert person.offered[0] == "Use ~/Downloads/kaggle.json"
     assert person.asked == ["--token-file"]
     assert result.installed.path == home / ".kaggle" / "kaggle.json"
@@ -180,8 +200,8 @@ def test_the_file_in_downloads_is_offered(home, kaggle):
 
 def test_a_pasted_token_with_hidden_input(home, kaggle):
     person = ScriptedPrompter({"--token-file": "paste", PASTE_FLAG: GOOD_TOKEN})
-    lines: list[str] = []
-    result = setup_credentials(person, tell=lines.append)
+    lines = Lines()
+    result = setup_credentials(person, lines.output)
     assert person.asked == ["--token-file", PASTE_FLAG]
     assert result.found.kind == "access_token file" and result.validated.username == GOOD_USER
     assert all(GOOD_TOKEN not in line for line in lines)
@@ -215,9 +235,9 @@ def test_a_broken_file_is_explained_then_replaced(home, kaggle):
     broken = home / ".kaggle" / "kaggle.json"
     broken.parent.mkdir()
     broken.write_text("{oops")
-    lines: list[str] = []
+    lines = Lines()
     person = ScriptedPrompter({"--token-file": "paste", PASTE_FLAG: json.dumps({"username": GOOD_USER, "key": GOOD_KEY}), "--replace": True})
-    result = setup_credentials(person, tell=lines.append)
+    result = setup_credentials(person, lines.output)
     assert any("cannot be used" in line and "not valid JSON" in line for line in lines)
     assert person.asked == ["--token-file", PASTE_FLAG, "--replace"]
     assert result.validated.username == GOOD_USER
@@ -225,7 +245,7 @@ def test_a_broken_file_is_explained_then_replaced(home, kaggle):
 
 
 def test_no_terminal_in_the_wizard_is_a_clear_error(home):
-    from deepfake_coach.ui.prompts import NoInputPrompter
+    from deepfake_coach.io.prompts import NoInputPrompter
 
     with pytest.raises(NoKaggleCredentials, match="no terminal to ask"):
         setup_credentials(NoInputPrompter())

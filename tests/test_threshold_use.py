@@ -169,7 +169,7 @@ def test_evaluate_with_threshold_overrides_and_says_so(cli, project, dataset):
 
 
 def test_the_wizards_evaluation_uses_the_models_threshold(project, dataset):
-    from deepfake_coach.ui.progress import NO_PROGRESS
+    from deepfake_coach.io.progress import NO_PROGRESS
     from deepfake_coach.wizard.steps import evaluation
 
     fixed_model(project / "models" / MODEL, **CHOSEN)

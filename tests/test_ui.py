@@ -8,8 +8,8 @@ import pytest
 from rich.console import Console
 
 from deepfake_coach.errors import MissingAnswer
-from deepfake_coach.ui.progress import NO_PROGRESS, PlainProgress, ProgressMode, RichProgress, make_progress, resolve_mode
-from deepfake_coach.ui.prompts import NoInputPrompter, ScriptedPrompter, make_prompter
+from deepfake_coach.io.progress import NO_PROGRESS, PlainProgress, ProgressMode, RichProgress, make_progress, resolve_mode
+from deepfake_coach.io.prompts import NoInputPrompter, ScriptedPrompter, make_prompter
 
 
 class FakeClock:

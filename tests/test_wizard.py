@@ -14,8 +14,8 @@ from kaggle_fixtures import home, kaggle, make_140k_zip, write_kaggle_json  # no
 from deepfake_coach.config import load_project_config
 from deepfake_coach.errors import DataError, Interrupted, MissingAnswer
 from deepfake_coach.io.output import Output
-from deepfake_coach.ui.progress import NO_PROGRESS
-from deepfake_coach.ui.prompts import NoInputPrompter, ScriptedPrompter
+from deepfake_coach.io.progress import NO_PROGRESS
+from deepfake_coach.io.prompts import NoInputPrompter, ScriptedPrompter
 from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
 
 TINY = dict(images_per_class=20, image_size=64)  # a demo of 40 faces at 64 px: seconds per run

@@ -18,7 +18,7 @@ from deepfake_coach.cli import init, train, evaluate, health, service  # noqa: F
 from deepfake_coach.cli.data import data_app
 from deepfake_coach.cli.kaggle import kaggle_app
 from deepfake_coach.io.output import Output
-from deepfake_coach.ui.progress import ProgressMode
+from deepfake_coach.io.progress import ProgressMode
 
 __all__ = ["app", "main"]
 

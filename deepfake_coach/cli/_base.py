@@ -13,8 +13,8 @@ import typer
 from deepfake_coach.errors import CoachError, Interrupted, debug_enabled
 from deepfake_coach.io.output import Output
 from deepfake_coach.project import Project
-from deepfake_coach.ui.progress import ProgressMode, make_progress
-from deepfake_coach.ui.prompts import make_prompter
+from deepfake_coach.io.progress import ProgressMode, make_progress
+from deepfake_coach.io.prompts import make_prompter
 
 
 def _flags_show_no_type() -> None:

@@ -31,7 +31,7 @@ def kaggle_setup(
     token_text = sys.stdin.read() if token_file == "-" else None
     result = setup_credentials(
         current.prompter(),
-        tell=output.info,
+        output=output,
         token_file=Path(token_file) if token_file not in (None, "-") else None,
         token_text=token_text,
         replace=replace,

@@ -53,7 +53,7 @@ def _train(current: Session, request, world) -> None:
     from deepfake_coach.usecases.training import train_run
 
     project = current.project
-    result = train_run(request, project, current.progress(), ConsoleReporter(current.output.err))
+    result = train_run(request, project, current.progress(), ConsoleReporter(current.output))
     if world.leader:
         checklist = success_checklist(project.data_dir(request.data_dir), project.root, project.env_file())
         render_summary(result, checklist, current.output)

@@ -31,7 +31,7 @@ from deepfake_coach.data.origin import is_demo
 from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.images import MAX_PIXELS, PERMISSION, TOO_LARGE, megapixels
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 MIN_PER_CLASS = 500  # the beginner's guide's minimum for real photos
 MAX_IMBALANCE = 1.5

@@ -1,13 +1,39 @@
-"""`dfcoach data download NAME`: get a dataset onto disk in the training layout."""
+"""`dfcoach data download NAME`: get a dataset onto disk in the training layout (the demo and the
+empty skeleton here; the other sources in their own modules of data/sources)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_coach.data.sources import DEMO_MIN_IMAGES_PER_CLASS, DOWNLOADABLE, get_source, sample
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.data.replace import building_dataset, look_at_target
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
+
+
+@dataclass(frozen=True)
+class DemoMade:
+    count: int
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class SampleMade:
+    created: list[Path]
+    data_dir: Path
+
+
+def get_tiny_demo(request, output, progress: Progress = NO_PROGRESS) -> DemoMade:
+    """The demo, as the `tiny_demo` source of a DatasetRequest (data/sources)."""
+    count = download_tiny_demo(request.data_dir, request.images_per_class, request.seed, request.replace, progress)
+    return DemoMade(count, Path(request.data_dir))
+
+
+def get_sample(request, output, progress: Progress = NO_PROGRESS) -> SampleMade:
+    """The empty skeleton, as the `sample` source of a DatasetRequest (data/sources)."""
+    return SampleMade(create_sample(request.data_dir), Path(request.data_dir))
+
 
 def download_tiny_demo(
     data_dir: Path, images_per_class: int = 500, seed: int = 0, replace: bool = False, progress: Progress = NO_PROGRESS

@@ -41,7 +41,7 @@ from deepfake_coach.data.scan import ImageInfo, ScanCache, scan_images
 from deepfake_coach.data.sources import DEFAULT_SPLIT
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 SEARCH_DEPTH = 3  # how deep to look for real/ and fake/ (unzipped archives add a level or two)
 SOURCE_TREE = """SRC/

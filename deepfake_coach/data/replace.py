@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 from deepfake_coach.data.layout import DERIVED_DIR, SYSTEM_FILES, VIDEOS_CSV, class_of, split_of
 from deepfake_coach.errors import DataError, from_os_error
 from deepfake_coach.fsutil import recover_set_aside, staged_directory
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 DATASET_FILES = ("manifest.csv", VIDEOS_CSV)  # written by dfcoach beside the split folders
 LISTED = 4  # entries named in a refusal

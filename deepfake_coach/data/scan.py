@@ -20,7 +20,7 @@ from typing import Iterable
 
 from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.images import os_error_problem
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 CACHE_VERSION = 2  # 2: the reasons of deepfake_coach.images, a `kind`, pictures up to its pixel limit
 HASH_SIDE = 64  # pictures are decoded reduced to about this shorter side for the perceptual hash

@@ -36,7 +36,7 @@ from deepfake_coach.data.replace import building_dataset, look_at_target
 from deepfake_coach.data.video import VIDEO_EXTENSIONS, UnreadableVideo, count_frames, is_video, read_frames
 from deepfake_coach.errors import DataError, Interrupted, from_os_error
 from deepfake_coach.fsutil import atomic_write_text
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 JPEG_QUALITY = 95
 

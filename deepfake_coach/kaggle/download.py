@@ -20,7 +20,7 @@ import requests
 from deepfake_coach.errors import CoachError, Interrupted
 from deepfake_coach.kaggle.api import ARCHIVE_HINT, KaggleOffline, kaggle_client, plain_failures, session_of, signed_in
 from deepfake_coach.kaggle.credentials import FoundCredentials, KaggleAuth
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 CHUNK = 256 * 1024  # a dropped connection loses at most the chunk being read
 CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 60.0

@@ -1,15 +1,14 @@
 """`dfcoach kaggle setup` and the wizard's credentials step: find, import, make private, validate.
 
 Every question goes through a `Prompter` and names the flag that answers it, so the
-same flow runs on a terminal, in the wizard, and in a script. `tell` receives the
-lines to show the person (guidance, what was found); it never receives a secret.
+same flow runs on a terminal, in the wizard, and in a script. What it tells the person
+(guidance, what was found) goes to the `Output` it is given; it never says a secret.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from deepfake_coach.errors import CoachError, MissingAnswer
 from deepfake_coach.kaggle.api import ARCHIVE_HINT, DATASET_URL, NoKaggleCredentials, Validated
@@ -24,7 +23,8 @@ from deepfake_coach.kaggle.credentials import (
     install_token_file,
 )
 from deepfake_coach.kaggle.env import KaggleEnv
-from deepfake_coach.ui.prompts import Choice, Prompter
+from deepfake_coach.io.output import Output
+from deepfake_coach.io.prompts import Choice, Prompter
 
 GUIDE_STEPS = (
     "Kaggle needs to know who is downloading. You need a free account and an API token:",
@@ -51,7 +51,7 @@ class SetupResult:
 
 def setup_credentials(
     prompter: Prompter,
-    tell: Callable[[str], None] = lambda line: None,
+    output: Output | None = None,  # None: says nothing
     token_file: Path | None = None,
     token_text: str | None = None,
     replace: bool | None = None,
@@ -67,6 +67,7 @@ def setup_credentials(
     `replace` answers "replace the file already there?"; `fix_permissions` answers
     "make a readable file private?". Unanswered questions go to `prompter`.
     """
+    tell = output.info if output is not None else (lambda line: None)
     env = KaggleEnv.resolve(env)
 
     def confirm_replace(existing: Path) -> bool:

@@ -31,7 +31,7 @@ import numpy as np
 from deepfake_coach.data.layout import CLASSES, DERIVED_DIR, IMAGE_EXTENSIONS, visible_files
 from deepfake_coach.errors import from_os_error
 from deepfake_coach.fsutil import atomic_write_text
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 CACHE_VERSION = 2  # 2: pictures much larger than the training size are reduced as they are decoded
 T = TypeVar("T")

@@ -37,7 +37,7 @@ from deepfake_coach.train.run import (  # noqa: F401 (the run's names callers fo
 from deepfake_coach.train.stop_signals import StopSignal, finish_stopping, stop_signals_as_interrupts
 from deepfake_coach.train.threshold import choose_threshold
 from deepfake_coach.train.weight_average import WeightAverage
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 __all__ = ["RunInfo", "TrainReporter", "TrainResult", "fit", "train_one_epoch", "train_step", "validate"]
 

@@ -30,7 +30,7 @@ from deepfake_coach.train.loop import (
 )
 from deepfake_coach.train.models import get_spec, starts_pretrained
 from deepfake_coach.train.run import runs_dir
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 START_LR, END_LR, STEPS = 1e-6, 1.0, 100
 SMOOTHING = 0.9  # exponential moving average of the loss: single batches are too noisy to read

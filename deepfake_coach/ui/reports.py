@@ -160,8 +160,7 @@ def render_dataset_made(result, data_dir, seed: int, output: Output) -> None:
     """What getting a dataset made (the result of usecases.dataset.get_dataset), whichever source it was."""
     from deepfake_coach.data.organize import OrganizeResult
     from deepfake_coach.data.sources.kaggle_140k import Prepared
-    from deepfake_coach.data.sources.sample import SampleMade
-    from deepfake_coach.data.sources.tiny_demo import DemoMade
+    from deepfake_coach.data.download import DemoMade, SampleMade
 
     if isinstance(result, DemoMade):
         output.success(f"Wrote {result.count:,} demo images to {data_dir}/ (which image has which artifact: {data_dir}/manifest.csv).")

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.padding import Padding
 
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
+from deepfake_coach.io.output import Output
 from deepfake_coach.train.coach import Advice, EpochMetrics, balanced_differs
 from deepfake_coach.train.report import RunInfo, TrainReporter, TrainResult
 
@@ -25,8 +26,10 @@ def _balanced(m: EpochMetrics, digits: int = 2) -> str:
 
 
 class ConsoleReporter(TrainReporter):
-    def __init__(self, console: Console):
-        self.console = console
+    """A run's set-up, epochs and coaching, on the output's message stream (stderr): stdout keeps the results."""
+
+    def __init__(self, output: Output):
+        self.console = output.err
 
     def started(self, run: RunInfo) -> None:
         c = self.console

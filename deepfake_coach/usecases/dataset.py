@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepfake_coach.data.sources import DatasetRequest, get_source
-from deepfake_coach.errors import DataError
+from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.io.output import Output
 from deepfake_coach.project import Project
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
-from deepfake_coach.ui.prompts import Prompter
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.prompts import Prompter
 
 __all__ = ["DatasetRequest", "get_dataset", "may_build_into", "replace_question"]
 
@@ -17,7 +17,11 @@ __all__ = ["DatasetRequest", "get_dataset", "may_build_into", "replace_question"
 def get_dataset(request: DatasetRequest, project: Project, output: Output, progress: Progress = NO_PROGRESS):
     """Make the dataset `request` names in `request.data_dir`; dfcoach.yaml then remembers which it is
     and where, for the commands that follow. Returns the source's result (ui.reports shows it)."""
-    result = get_source(request.name).getter()(request, output, progress)
+    source = get_source(request.name)
+    missing = [need for need in source.needs if getattr(request, need) is None]
+    if missing:
+        raise UsageError(f"{source.title} needs --{missing[0].replace('_', '-')}.", hint=f"To use it: {source.how_to_get}")
+    result = source.getter()(request, output, progress)
     project.record_dataset(request.name, request.data_dir)
     return result
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_coach.project import Project
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 
 @dataclass(frozen=True)

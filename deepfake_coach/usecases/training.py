@@ -8,7 +8,7 @@ from typing import Any
 
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.project import Project
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 
 @dataclass(frozen=True)

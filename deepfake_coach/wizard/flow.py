@@ -14,9 +14,9 @@ from deepfake_coach.config import ProjectConfig, WizardState
 from deepfake_coach.errors import CoachError, Interrupted
 from deepfake_coach.io.output import Output
 from deepfake_coach.project import Project
-from deepfake_coach.ui.progress import Progress
-from deepfake_coach.ui.prompts import Choice, Prompter
-from deepfake_coach.wizard.answers import Answers
+from deepfake_coach.io.progress import Progress
+from deepfake_coach.io.prompts import Choice, Prompter
+from deepfake_coach.io.answers import Answers
 
 
 @dataclass

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.padding import Padding
 
 from deepfake_coach.errors import DataError, UsageError
-from deepfake_coach.ui.prompts import Choice
+from deepfake_coach.io.prompts import Choice
 from deepfake_coach.wizard import texts
 from deepfake_coach.wizard.flow import InitOptions, Step, Wizard
 
@@ -151,7 +151,7 @@ def _get_kaggle_140k(wizard: Wizard, data_dir: Path) -> None:
     if archive is None:
         wizard.output.print(texts.KAGGLE_INTRO)
         try:
-            setup_credentials(wizard.answers.prompter, tell=lambda line: wizard.output.print(escape(line)))
+            setup_credentials(wizard.answers.prompter, wizard.output)
             archive = obtain_archive(wizard.project.downloads_dir, wizard.output, wizard.progress)  # as `data download` gets it
         except Interrupted:
             raise  # Ctrl-C means stop, not "use a zip instead"
@@ -311,7 +311,7 @@ def _train(wizard: Wizard, quick: bool, resume: str | None = None):
     from deepfake_coach.usecases.training import TrainRequest, train_run
 
     request = TrainRequest(quick, settings={"seed": wizard.options.seed}, pretrained=wizard.config.wizard.pretrained, resume=resume)
-    reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.output.err), "quick_run" if quick else "full_run")
+    reporter = _RememberingReporter(wizard, ConsoleReporter(wizard.output), "quick_run" if quick else "full_run")
     result = train_run(request, wizard.project, wizard.progress, reporter)
     render_summary(result, [], wizard.output)
     return result

@@ -74,7 +74,7 @@ SOURCES: tuple[Source, ...] = (
         time_to_get="~10 seconds",
         summary="Synthetic faces; the fakes carry real deepfake artifacts. Works offline. Best for a first run.",
         how_to_get="dfcoach data download tiny_demo",
-        get="deepfake_coach.data.sources.tiny_demo:get",
+        get="deepfake_coach.data.download:get_tiny_demo",
         downloadable=True,
         good_first=True,
     ),
@@ -125,7 +125,7 @@ SOURCES: tuple[Source, ...] = (
         time_to_get="instant",
         summary="The empty dataset/{train,val,test}/{real,fake} folders, to fill by hand.",
         how_to_get="dfcoach data download sample",
-        get="deepfake_coach.data.sources.sample:get",
+        get="deepfake_coach.data.download:get_sample",
         downloadable=True,
     ),
 )

@@ -29,7 +29,7 @@ from deepfake_coach.data.video_dataset import (
     require_every_split,
 )
 from deepfake_coach.errors import DataError, UsageError
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 DEFAULT_METHODS = FACEFORENSICS_METHODS  # the four of the FaceForensics++ paper
 METHODS = (*DEFAULT_METHODS, "FaceShifter")  # which came later

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deepfake_coach.data.sources import DatasetRequest
 from deepfake_coach.errors import UsageError
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 
 def get(request: DatasetRequest, output, progress: Progress = NO_PROGRESS):

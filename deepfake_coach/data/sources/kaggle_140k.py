@@ -31,7 +31,7 @@ from deepfake_coach.data.layout import CLASSES, IMAGE_EXTENSIONS, SPLITS, class_
 from deepfake_coach.data.origin import KAGGLE_COLUMNS
 from deepfake_coach.errors import DataError, Interrupted, UsageError, from_os_error
 from deepfake_coach.data.replace import building_dataset, look_at_target
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from deepfake_coach.kaggle.env import KaggleEnv

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_coach.data.layout import CLASSES, SPLITS, expected_tree
@@ -44,15 +43,3 @@ def create_skeleton(data_dir: Path) -> list[Path]:
         created.append(readme)
     return created
 
-
-@dataclass(frozen=True)
-class SampleMade:
-    created: list[Path]
-    data_dir: Path
-
-
-def get(request, output, progress=None) -> SampleMade:
-    """The empty skeleton, as the `sample` source of a DatasetRequest (data/sources)."""
-    from deepfake_coach.data.download import create_sample
-
-    return SampleMade(create_sample(request.data_dir), Path(request.data_dir))

@@ -42,7 +42,7 @@ import numpy as np
 from deepfake_coach.data.layout import CLASSES as LABELS, SPLITS
 from deepfake_coach.data.origin import DEMO_COLUMNS
 from deepfake_coach.data.sources import DEMO_MIN_IMAGES_PER_CLASS
-from deepfake_coach.ui.progress import NO_PROGRESS, Progress
+from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 ARTIFACT_KINDS: tuple[str, ...] = ("gan_upsampling", "face_swap", "over_smooth")
 DEFAULT_IMAGES_PER_CLASS = 500
@@ -860,16 +860,3 @@ def generate(root: Path, images_per_class: int = DEFAULT_IMAGES_PER_CLASS, seed:
     write_manifest(root, images)
     return images
 
-
-@dataclass(frozen=True)
-class DemoMade:
-    count: int
-    data_dir: Path
-
-
-def get(request, output, progress: Progress = NO_PROGRESS) -> DemoMade:
-    """The demo, as the `tiny_demo` source of a DatasetRequest (data/sources)."""
-    from deepfake_coach.data.download import download_tiny_demo
-
-    count = download_tiny_demo(request.data_dir, request.images_per_class, request.seed, request.replace, progress)
-    return DemoMade(count, Path(request.data_dir))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from deepfake_coach.ui.prompts import Choice, Prompter
+from deepfake_coach.io.prompts import Choice, Prompter
 
 
 @dataclass
