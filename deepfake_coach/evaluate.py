@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from deepfake_coach.data.layout import CLASSES, DEFAULT_DATA_DIR, SPLITS
 from deepfake_coach.errors import DataError, UsageError, from_os_error
-from deepfake_coach.fsutil import atomic_write_text
 from deepfake_coach.inference import explain_threshold
 from deepfake_coach.predict import check_threshold, judge_pictures
 from deepfake_coach.io.progress import NO_PROGRESS, Progress
@@ -221,10 +220,9 @@ def video_level(data_dir: Path, judged: list[Judged], threshold: float) -> dict 
 
 def run_folder_for(model_path: Path, project_dir: Path = Path(".")) -> Path:
     """The training run that saved this model (it recorded it as its best); else runs/<model file name>/."""
-    from deepfake_coach.train.run import RunFolder, runs_dir
+    from deepfake_coach.train.run import RunFolder
 
-    run = RunFolder.that_saved(Path(model_path), Path(project_dir))
-    return run.path if run is not None else runs_dir(project_dir) / Path(model_path).stem
+    return RunFolder.of_model(Path(model_path), Path(project_dir)).path
 
 
 def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str = "test", threshold: float | None = None,
@@ -248,8 +246,10 @@ def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str
     matrix = confusion(truth, [int(p >= threshold) for p in probabilities])
     mistakes = sorted((item for item in judged if item.called(threshold) != item.label), key=Judged.wrongness, reverse=True)
 
-    run_dir = Path(run_dir) if run_dir is not None else run_folder_for(detector.path or Path("model"))
-    pictures = {"confusion": run_dir / "confusion.png", "roc": run_dir / "roc.png", "mistakes": run_dir / "mistakes.png"}
+    from deepfake_coach.train.run import RunFolder  # the owner of every file in runs/<run>/
+
+    run = RunFolder(Path(run_dir)) if run_dir is not None else RunFolder.of_model(detector.path or Path("model"))
+    run_dir, pictures = run.path, run.evaluation_pictures()
     try:
         plot_confusion(matrix, threshold, pictures["confusion"])
         plot_roc(truth, probabilities, threshold, pictures["roc"])
@@ -267,10 +267,10 @@ def evaluate(detector: "Detector", data_dir: Path = DEFAULT_DATA_DIR, split: str
         unreadable=[{"file": _relative(path, data_dir), "reason": reason} for path, reason in unreadable],
         mistakes=[{**asdict(item), "called": item.called(threshold)} for item in mistakes[:MISTAKES_KEPT]],
         pictures={name: str(path) for name, path in pictures.items()},
-        report_path=str(run_dir / "report.json"),
+        report_path=str(run.report_file),
     )
     try:
-        atomic_write_text(run_dir / "report.json", json.dumps(evaluation.to_dict(), indent=2))
+        run.save_report(json.dumps(evaluation.to_dict(), indent=2))
     except OSError as error:
         raise from_os_error(error, f"save {run_dir}/report.json") from None
     return evaluation

@@ -130,3 +130,13 @@ def test_on_off_flags_show_no_value_in_help(cli):
     assert result.exit_code == 0
     assert "--quick" in result.stdout and "--pretrained" in result.stdout
     assert "<bool>" not in result.stdout and "<int>" in result.stdout
+
+
+def test_quiet_keeps_results_and_errors_and_silences_the_chatter(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("--quiet", "data", "download", "tiny_demo", "--images-per-class", "10")
+    assert result.exit_code == 0
+    assert "Dataset statistics" in result.stdout  # the result
+    assert "Wrote 20 demo images" not in result.stderr and "Next" not in result.stderr  # the chatter
+    again = cli("--quiet", "data", "download", "tiny_demo", "--images-per-class", "10", "--seed", "1")  # no --force, no terminal
+    assert again.exit_code != 0 and "already holds a dataset" in again.stderr  # errors are never silenced

@@ -245,12 +245,12 @@ def test_the_run_folder_is_found_from_an_absolute_or_relative_best_path(project)
 def test_a_full_disk_while_saving_the_report_is_explained(cli, project, monkeypatch):
     import errno
 
-    from deepfake_coach import evaluate as evaluate_module
+    from deepfake_coach.train import run as run_folder  # which writes the report into the run's folder
 
     def full(path, text, mode=None):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(evaluate_module, "atomic_write_text", full)
+    monkeypatch.setattr(run_folder, "atomic_write_text", full)
     write_model(project / "models" / "best_model_custom_cnn_1.pth")
     result = cli("evaluate")
     assert result.exit_code == 1

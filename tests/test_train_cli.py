@@ -298,3 +298,10 @@ def test_coaching_appears_while_training_and_early_stopping_ends_the_run(cli, pr
     assert "Training stopped early" in result.stdout
     assert len(metrics_rows(only_run(project))) == 4
     assert "coach: stuck_at_chance" in (only_run(project) / "train.log").read_text()
+
+
+def test_quiet_leaves_the_results_and_the_coach_but_not_the_epoch_lines(cli, project):
+    result = cli("--quiet", "train", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "Epoch 1/2" not in result.stderr and "Training efficientnet_lite0" not in result.stderr
+    assert "Success checklist" in result.stdout  # results stay

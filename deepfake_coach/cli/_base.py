@@ -11,10 +11,11 @@ from typing import Callable
 import typer
 
 from deepfake_coach.errors import CoachError, Interrupted, debug_enabled
+from deepfake_coach.io.answers import Answers
 from deepfake_coach.io.output import Output
-from deepfake_coach.project import Project
 from deepfake_coach.io.progress import ProgressMode, make_progress
 from deepfake_coach.io.prompts import make_prompter
+from deepfake_coach.project import Project
 
 
 def _flags_show_no_type() -> None:
@@ -54,6 +55,10 @@ class Session:
 
     def prompter(self):
         return make_prompter(self.no_input)
+
+    def answers(self) -> Answers:
+        """The one resolver the wizard uses too: an answer given, else asked (the commands have no --yes)."""
+        return Answers(self.prompter())
 
     @property
     def project(self) -> Project:

@@ -115,7 +115,7 @@ def _get(ctx: typer.Context, request, force: bool, where_from: Path | None) -> N
 
     current = session(ctx)
     sample = request.name == "sample"  # made beside what is there, never replacing it
-    replace = False if sample else may_build_into(request.data_dir, force, current.prompter(), source=where_from)
+    replace = False if sample else may_build_into(request.data_dir, force, current.answers(), source=where_from)
     result = get_dataset(_replace(request, replace=replace), current.project, current.output, current.progress())
     render_dataset_made(result, request.data_dir, request.seed, current.output)
     if sample:

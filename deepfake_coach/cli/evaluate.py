@@ -24,10 +24,10 @@ def evaluate_model(
 ) -> None:
     """Measure the model on images it never trained on: metrics, confusion matrix, and pictures."""
     from deepfake_coach.ui.evaluation import render_evaluation
-    from deepfake_coach.usecases.evaluation import EvaluateRequest, evaluate_model as judge_test_images
+    from deepfake_coach.usecases.evaluation import EvaluateRequest, evaluate_run
 
     current = session(ctx)
-    evaluation = judge_test_images(EvaluateRequest(model, data_dir, split, threshold), current.project, current.progress())
+    evaluation = evaluate_run(EvaluateRequest(model, data_dir, split, threshold), current.project, current.progress())
     if as_json:
         current.output.json(json.dumps(evaluation.to_dict(), indent=2))
         return

@@ -29,7 +29,7 @@ from deepfake_coach.train.loop import (
     uses_channels_last,
 )
 from deepfake_coach.train.models import get_spec, starts_pretrained
-from deepfake_coach.train.run import runs_dir
+from deepfake_coach.train.run import lr_finding_plot
 from deepfake_coach.io.progress import NO_PROGRESS, Progress
 
 START_LR, END_LR, STEPS = 1e-6, 1.0, 100
@@ -108,7 +108,7 @@ def find_lr(config: TrainConfig, data_dir: Path = DEFAULT_DATA_DIR, project_dir:
                          hint=f"Check the dataset with `dfcoach data check --data-dir {data_dir}`, then try again.")
     suggestion, lowest_at = suggest(rates, losses)
     finding = LrFinding(rates, losses, suggestion, lowest_at, stopped)
-    finding.plot = plot_finding(finding, runs_dir(project_dir) / f"lr_find_{config.model}_{datetime.now():%Y%m%d_%H%M%S}.png")
+    finding.plot = plot_finding(finding, lr_finding_plot(project_dir, config.model, f"{datetime.now():%Y%m%d_%H%M%S}"))
     return finding
 
 

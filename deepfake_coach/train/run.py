@@ -35,6 +35,8 @@ from deepfake_coach.train.stop_signals import process_alive
 
 RUNS = "runs"
 CONFIG, STATE, LOG, METRICS, LAST, CURVES = "config.yaml", "state.json", "train.log", "metrics.csv", "last.pth", "curves.png"
+REPORT = "report.json"  # the evaluation's, beside its pictures
+EVALUATION_PICTURES = {"confusion": "confusion.png", "roc": "roc.png", "mistakes": "mistakes.png"}
 METRICS_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_balanced_acc", "val_auc", "threshold", "lr", "seconds"]
 ADVICE_LINE = re.compile(r"coach: ([A-Za-z0-9_]+):")
 
@@ -42,6 +44,11 @@ ADVICE_LINE = re.compile(r"coach: ([A-Za-z0-9_]+):")
 def runs_dir(project_dir: Path) -> Path:
     """The project's runs/ folder."""
     return Path(project_dir) / RUNS
+
+
+def lr_finding_plot(project_dir: Path, model: str, when: str) -> Path:
+    """Where the learning-rate range test draws its curve: runs/lr_find_<model>_<when>.png, beside the runs."""
+    return runs_dir(project_dir) / f"lr_find_{model}_{when}.png"
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,12 @@ class RunFolder:
                 return folder
         return None
 
+    @classmethod
+    def of_model(cls, model_path: Path, project_dir: Path = Path(".")) -> RunFolder:
+        """Where a model's evaluation goes: the run that saved it; else runs/<model file name>/ (a model
+        trained elsewhere, or whose run was deleted)."""
+        return cls.that_saved(model_path, project_dir) or cls(runs_dir(project_dir) / Path(model_path).stem)
+
     # --- its files ---
 
     @property
@@ -150,6 +163,16 @@ class RunFolder:
     @property
     def curves_file(self) -> Path:
         return self.path / CURVES
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / REPORT
+
+    def evaluation_pictures(self) -> dict[str, Path]:
+        return {kind: self.path / name for kind, name in EVALUATION_PICTURES.items()}
+
+    def save_report(self, text: str) -> None:
+        atomic_write_text(self.report_file, text)
 
     def has_last(self) -> bool:
         """Whether last.pth is there, so the run can be continued."""

@@ -26,12 +26,15 @@ def _balanced(m: EpochMetrics, digits: int = 2) -> str:
 
 
 class ConsoleReporter(TrainReporter):
-    """A run's set-up, epochs and coaching, on the output's message stream (stderr): stdout keeps the results."""
+    """A run's set-up, epochs and coaching, on the output's message stream (stderr): stdout keeps the results.
+    --quiet hides the set-up and the epoch lines; the coach's advice and notes are always said."""
 
     def __init__(self, output: Output):
-        self.console = output.err
+        self.console, self.quiet = output.err, output.quiet
 
     def started(self, run: RunInfo) -> None:
+        if self.quiet:
+            return
         c = self.console
         what = "Resuming" if run.start_epoch > 1 else "Training"
         on = f"the {escape(run.device.upper())}"
@@ -53,6 +56,8 @@ class ConsoleReporter(TrainReporter):
                 c.print(Padding(f"... and {count - SKIPPED_SHOWN:,} more", (0, 0, 0, 2)))
 
     def epoch_done(self, m: EpochMetrics, total_epochs: int, saved: Path | None) -> None:
+        if self.quiet:
+            return
         self.console.print(
             f"Epoch {m.epoch}/{total_epochs}: train loss {m.train_loss:.4f}, acc {m.train_acc:.2%} | "
             f"val loss {m.val_loss:.4f}, acc {m.val_acc:.2%}{_balanced(m)} | {m.seconds:.1f} s"

@@ -9,7 +9,7 @@ from deepfake_coach.errors import DataError, UsageError
 from deepfake_coach.io.output import Output
 from deepfake_coach.project import Project
 from deepfake_coach.io.progress import NO_PROGRESS, Progress
-from deepfake_coach.io.prompts import Prompter
+from deepfake_coach.io.answers import Answers
 
 __all__ = ["DatasetRequest", "get_dataset", "may_build_into", "replace_question"]
 
@@ -31,13 +31,13 @@ def replace_question(data_dir: Path) -> str:
             "once the new one is complete and passes the check.)")
 
 
-def may_build_into(data_dir: Path, force: bool, prompter: Prompter, source: Path | None = None) -> bool:
+def may_build_into(data_dir: Path, force: bool, answers: Answers, source: Path | None = None) -> bool:
     """For the commands: build into `data_dir` when it is free, or holds a dataset that --force (or a
     yes) replaces; anything else is refused (data.replace's rule, which the wizard follows too)."""
     from deepfake_coach.data.replace import decide_replace
 
     def ask() -> bool:
-        return prompter.confirm(replace_question(data_dir), flag="--force (or choose another --data-dir)", default=False)
+        return answers.confirm(replace_question(data_dir), flag="--force (or choose another --data-dir)", given=None, default=False)
 
     if decide_replace(data_dir, True if force else None, ask, source=source):
         return True

@@ -17,7 +17,7 @@ class EvaluateRequest:
     threshold: float | None = None  # None: the model's own, chosen on its validation images
 
 
-def evaluate_model(request: EvaluateRequest, project: Project, progress: Progress = NO_PROGRESS):
+def evaluate_run(request: EvaluateRequest, project: Project, progress: Progress = NO_PROGRESS):
     """The Evaluation (metrics, pictures, report.json in the run that made the model)."""
     from deepfake_coach.evaluate import evaluate, run_folder_for
     from deepfake_coach.inference import Detector

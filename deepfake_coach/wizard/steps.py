@@ -400,11 +400,11 @@ def _finished_quick_run(wizard: Wizard):
 
 def evaluation(wizard: Wizard) -> None:
     from deepfake_coach.ui.evaluation import render_evaluation
-    from deepfake_coach.usecases.evaluation import EvaluateRequest, evaluate_model
+    from deepfake_coach.usecases.evaluation import EvaluateRequest, evaluate_run
 
     wizard.output.print(texts.EVALUATE_INTRO)
     # the newest best model (the full run's when there was one), with its own threshold, as `dfcoach evaluate` judges it
-    render_evaluation(evaluate_model(EvaluateRequest(), wizard.project, wizard.progress), wizard.output)
+    render_evaluation(evaluate_run(EvaluateRequest(), wizard.project, wizard.progress), wizard.output)
 
 
 # --- 7. deployment -----------------------------------------------------------------------------
