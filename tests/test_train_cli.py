@@ -305,3 +305,14 @@ def test_quiet_leaves_the_results_and_the_coach_but_not_the_epoch_lines(cli, pro
     assert result.exit_code == 0, result.output
     assert "Epoch 1/2" not in result.stderr and "Training efficientnet_lite0" not in result.stderr
     assert "Success checklist" in result.stdout  # results stay
+
+
+def test_resume_goes_on_with_the_dataset_the_run_started_on(cli, project, monkeypatch):
+    """A run started with --data-dir is resumed on those images, not on dfcoach.yaml's (or dataset/)."""
+    (project / "dataset").rename(project / "faces")
+    train_again = ctrl_c_at_training_step(monkeypatch, 5)
+    assert cli("train", *FAST, "--data-dir", "faces").exit_code == 130
+    train_again()
+    result = cli("train", "--resume", "last")  # no --data-dir: there is no dataset/ here at all
+    assert result.exit_code == 0, result.output
+    assert [r["epoch"] for r in csv.DictReader(open(only_run(project) / "metrics.csv"))] == ["1", "2"]

@@ -307,6 +307,15 @@ class RunFolder:
             atomic_write_text(self.config_file, yaml.safe_dump({**config.model_dump(mode="json"), "image_size": size, "pretrained": pretrained,
                                                                 "data_dir": str(data_dir)}, sort_keys=False))
 
+    def saved_data_dir(self) -> Path | None:
+        """The dataset folder the run was started on (config.yaml's data_dir); None when it cannot be told."""
+        try:
+            saved = yaml.safe_load(self.config_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return None
+        data_dir = saved.get("data_dir") if isinstance(saved, dict) else None
+        return Path(data_dir) if isinstance(data_dir, str) and data_dir else None
+
     def saved_config(self, last: dict) -> TrainConfig:
         """The settings the run was started with, from its last.pth (`last`), checked like any file's contents."""
         from pydantic import ValidationError

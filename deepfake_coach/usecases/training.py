@@ -31,8 +31,22 @@ def train_run(request: TrainRequest, project: Project, progress: Progress = NO_P
     """Train, coaching through `reporter`; returns the TrainResult."""
     from deepfake_coach.train.loop import fit
 
-    return fit(train_config(request, project), project.data_dir(request.data_dir), project.root, pretrained=request.pretrained,
+    return fit(train_config(request, project), data_dir(request, project), project.root, pretrained=request.pretrained,
                resume=request.resume, progress=progress, reporter=reporter)
+
+
+def data_dir(request: TrainRequest, project: Project) -> Path:
+    """The flag; else, resuming, the folder the run started on (its model, size and recipe come from its
+    last.pth: the run goes on whole); else the project's."""
+    if request.data_dir is not None:
+        return Path(request.data_dir)
+    if request.resume:
+        from deepfake_coach.train.run import RunFolder
+
+        saved = RunFolder.find(project.runs_dir, request.resume).saved_data_dir()
+        if saved is not None:
+            return saved
+    return project.data_dir()
 
 
 def find_learning_rate(request: TrainRequest, project: Project, progress: Progress = NO_PROGRESS):
