@@ -14,6 +14,7 @@ from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.io.output import Output
 from deepfake_coach.train.coach import Advice, EpochMetrics, balanced_differs
 from deepfake_coach.train.report import RunInfo, TrainReporter, TrainResult
+from deepfake_coach.train.run import LOG
 
 SKIPPED_SHOWN = 5  # skipped images listed on the console; train.log lists them all
 
@@ -49,7 +50,7 @@ class ConsoleReporter(TrainReporter):
         if run.skipped:
             count = len(run.skipped)
             c.print(f"[yellow]Skipped {count} image{'s' if count > 1 else ''} that could not be used[/yellow] "
-                    f"(all listed in {escape(str(run.run_dir))}/train.log):")
+                    f"(all listed in {escape(str(run.run_dir / LOG))}):")
             for file, why in run.skipped[:SKIPPED_SHOWN]:
                 c.print(Padding(f"{escape(file)}: {escape(why)}", (0, 0, 0, 2)))
             if count > SKIPPED_SHOWN:
