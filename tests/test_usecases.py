@@ -21,8 +21,8 @@ from rich.console import Console
 from conftest import Cli, make_faces_folder
 from deepfake_coach.config import load_project_config
 from deepfake_coach.io.output import Output
-from deepfake_coach.ui.progress import NO_PROGRESS
-from deepfake_coach.ui.prompts import NoInputPrompter
+from deepfake_coach.io.progress import NO_PROGRESS
+from deepfake_coach.io.prompts import NoInputPrompter
 from deepfake_coach.wizard import STEPS, InitOptions, run_wizard
 
 TINY = dict(images_per_class=20, image_size=64)  # 40 demo faces at 64 px: seconds per run
@@ -31,7 +31,7 @@ MODEL = "custom_cnn"  # the quickest to train; the quick run is 5 epochs whateve
 USE_CASES = (
     ("deepfake_coach.usecases.dataset", "get_dataset"),
     ("deepfake_coach.usecases.training", "train_run"),
-    ("deepfake_coach.usecases.evaluation", "evaluate_model"),
+    ("deepfake_coach.usecases.evaluation", "evaluate_run"),
     ("deepfake_coach.usecases.deployment", "deploy"),
     ("deepfake_coach.usecases.deployment", "check_service"),
 )
@@ -271,7 +271,7 @@ def test_quick_run_through_train_and_the_wizard(journeys):
 
 
 def test_evaluation_through_evaluate_and_the_wizard(journeys):
-    command, wizard = journeys.recorder.one_each("evaluate_model")
+    command, wizard = journeys.recorder.one_each("evaluate_run")
     assert command.args[0] == wizard.args[0]  # the newest model, the test images, the model's own threshold
     assert command.args[0].split == "test" and command.args[0].model is None and command.args[0].threshold is None
     reports = {}
