@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import typer
 
@@ -15,7 +15,9 @@ from deepfake_coach.io.answers import Answers
 from deepfake_coach.io.output import Output
 from deepfake_coach.io.progress import ProgressMode, make_progress
 from deepfake_coach.io.prompts import make_prompter
-from deepfake_coach.project import Project
+
+if TYPE_CHECKING:  # pydantic and YAML load when a command first needs the project, not for --help
+    from deepfake_coach.project import Project
 
 
 def _flags_show_no_type() -> None:
@@ -64,6 +66,8 @@ class Session:
     def project(self) -> Project:
         """The project in the current folder, with dfcoach.yaml read once (on first use: --help reads nothing)."""
         if self._project is None:
+            from deepfake_coach.project import Project
+
             self._project = Project.open()
         return self._project
 
