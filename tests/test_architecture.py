@@ -1,5 +1,6 @@
-"""The package's layers, held to docs/architecture.md: each imports only from the layers below it,
-Typer stays in cli/, and only train/run.py names the files inside a run's folder."""
+"""The package's shape, held to docs/architecture.md: each layer imports only from the layers below
+it, Typer stays in cli/, only train/run.py names the files inside a run's folder, and every function
+fits on one screen."""
 
 from __future__ import annotations
 
@@ -79,3 +80,13 @@ def test_every_module_the_architecture_page_names_exists():
         named += [folder / module for module in re.findall(r"\b(\w+\.py)\b", line)]
     missing = sorted(str(path.relative_to(ROOT)) for path in set(named) if not path.is_file())
     assert len(named) > 30 and not missing, missing
+
+
+def test_every_function_fits_on_one_screen():
+    """At most 60 lines: a function longer than that is two or three with names of their own."""
+    long = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long, long
