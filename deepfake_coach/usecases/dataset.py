@@ -27,7 +27,7 @@ def get_dataset(request: DatasetRequest, project: Project, output: Output, progr
 
 
 def replace_question(data_dir: Path) -> str:
-    return (f"{data_dir}/ already holds a dataset. Replace it with the new one? (The old one is deleted only "
+    return (f"{data_dir}/ already holds a dataset. Delete it and replace it with the new one? (It is deleted only "
             "once the new one is complete and passes the check.)")
 
 
