@@ -169,13 +169,16 @@ def test_evaluate_with_threshold_overrides_and_says_so(cli, project, dataset):
 
 
 def test_the_wizards_evaluation_uses_the_models_threshold(project, dataset):
+    from deepfake_coach.io.output import Output
     from deepfake_coach.io.progress import NO_PROGRESS
+    from deepfake_coach.project import Project
     from deepfake_coach.wizard.steps import evaluation
 
     fixed_model(project / "models" / MODEL, **CHOSEN)
     out = io.StringIO()
-    wizard = SimpleNamespace(out=Console(file=out, width=300), progress=NO_PROGRESS,
-                             config=SimpleNamespace(data=SimpleNamespace(dir=dataset)))
+    opened = Project.open(project)
+    opened.config.data.dir = dataset
+    wizard = SimpleNamespace(output=Output(Console(file=out, width=300), Console(file=out, width=300)), progress=NO_PROGRESS, project=opened)
     evaluation(wizard)
     assert "Threshold 0.3: a picture is called fake" in out.getvalue()
     assert "caught 3 (100.0%)" in out.getvalue()
