@@ -56,10 +56,20 @@ class Project:
     def env_file(self, flag: Path | None = None) -> Path:
         return Path(flag) if flag is not None else self.root / self.config.deploy.env_file
 
+    def as_written(self, path: Path) -> Path:
+        """`path` as dfcoach.yaml holds it: from the project folder when it lies inside it."""
+        path = Path(path)
+        if self.root == Path("."):
+            return path
+        try:
+            return path.relative_to(self.root)
+        except ValueError:  # elsewhere: kept as it is
+            return path
+
     def save(self) -> None:
         save_project_config(self.config, self.config_path)
 
     def record_dataset(self, source: str, data_dir: Path) -> None:
         """dfcoach.yaml remembers which dataset is in use and where, for the next commands."""
-        self.config.data.dir, self.config.data.source = Path(data_dir), source
+        self.config.data.dir, self.config.data.source = self.as_written(data_dir), source
         self.save()

@@ -237,7 +237,7 @@ def test_get_dataset_records_the_choice_in_dfcoach_yaml(tmp_path, kind):
     get_dataset(request, project, Output(Console(file=io.StringIO()), Console(file=io.StringIO())))
 
     saved = load_project_config(tmp_path / "dfcoach.yaml")
-    assert (saved.data.source, saved.data.dir) == (kind, data_dir)
+    assert (saved.data.source, saved.data.dir) == (kind, Path("my_data"))  # written from the project folder, which holds it
     assert saved.train.epochs == 2  # the rest of the file is kept
     assert (project.config.data.source, project.data_dir()) == (kind, data_dir)  # the open project agrees
     assert (data_dir / "train" / "real").is_dir() and (data_dir / "test" / "fake").is_dir()

@@ -490,3 +490,21 @@ def test_the_full_run_estimate_is_a_range_from_early_stopping_to_every_epoch():
     assert "has not improved for 5 epochs in a row" in said
     # a run too short for early stopping to end it sooner: one figure
     assert full_run_estimate(10.0, 3, 5)["how_long"] == " On this computer that is about 30 seconds."
+
+
+def test_a_project_folder_other_than_the_current_one_holds_everything(tmp_path, monkeypatch):
+    """run_wizard(project_dir=...) from Python: the dataset, runs, models and .env all land in that folder."""
+    elsewhere, project_dir = tmp_path / "elsewhere", tmp_path / "project"
+    elsewhere.mkdir()
+    project_dir.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = io.StringIO()
+    run_wizard(STEPS, InitOptions(dataset="tiny_demo", model="custom_cnn", yes=True, **TINY), NoInputPrompter(), NO_PROGRESS,
+               Output(Console(file=out, width=200), Console(file=out, width=200)), project_dir=project_dir)
+    assert list(elsewhere.iterdir()) == []
+    assert (project_dir / "dataset" / "manifest.csv").is_file()
+    assert list((project_dir / "runs").iterdir()) and list((project_dir / "models").glob("best_model_custom_cnn_*.pth"))
+    assert "MODEL_TYPE=custom" in (project_dir / ".env").read_text()
+    saved = load_project_config(project_dir / "dfcoach.yaml")
+    assert str(saved.data.dir) == "dataset" and str(saved.deploy.env_file) == ".env"  # from the project folder, as written
+    assert saved.wizard.completed == [step.name for step in STEPS]

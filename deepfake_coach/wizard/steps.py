@@ -54,8 +54,8 @@ def choose_dataset(wizard: Wizard) -> None:
     given = options.dataset or (config.data.source if wizard.continuing else None)
     _check_dataset_name(given)
     name = wizard.answers.select("Which images will you train on?", choices, flag="--dataset", given=given, default=config.data.source or "tiny_demo")
-    data_dir = options.data_dir or config.data.dir
-    config.data.source, config.data.dir = name, Path(data_dir)
+    data_dir = wizard.project.data_dir(options.data_dir)  # a flag as given; dfcoach.yaml's from the project folder
+    config.data.source, config.data.dir = name, wizard.project.as_written(data_dir)
     wizard.save()
 
     if _keep_existing_dataset(wizard, data_dir):
@@ -420,10 +420,11 @@ def deployment(wizard: Wizard) -> None:
                                   given=options.deploy, default=True):
         wizard.output.print("Skipped. Do it whenever you like with: [bold cyan]dfcoach deploy[/bold cyan]")
         return
-    given = str(options.env_file) if options.env_file else (str(wizard.config.deploy.env_file) if wizard.continuing else None)
+    project = wizard.project
+    given = str(options.env_file) if options.env_file else (str(project.env_file()) if wizard.continuing else None)
     env_file = Path(wizard.answers.text("Which .env file? (its other lines are kept, and a backup is made)", flag="--env-file",
-                                        given=given, default=str(wizard.config.deploy.env_file))).expanduser()
-    wizard.config.deploy.env_file = env_file
+                                        given=given, default=str(project.env_file()))).expanduser()
+    wizard.config.deploy.env_file = project.as_written(env_file)
     wizard.save()
     render_deployment(deployment.deploy(deployment.DeployRequest(env_file=env_file), wizard.project), wizard.output)
     outcome = deployment.check_service(env_file, wizard.output)  # as `dfcoach deploy --check` does
@@ -456,7 +457,7 @@ def farewell(wizard: Wizard) -> None:
     from deepfake_coach.deploy import example_picture
     from deepfake_coach.serve.settings import env_file_flag
 
-    serve = f"dfcoach serve{env_file_flag(wizard.config.deploy.env_file)}"
+    serve = f"dfcoach serve{env_file_flag(wizard.project.env_file())}"
     picture = example_picture(wizard.project.data_dir())
     demo = wizard.config.data.source == "tiny_demo"
     wizard.output.print(texts.farewell(_checklist(wizard), escape(serve), escape(picture), demo))
