@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from deepfake_coach.project import MODELS
 from deepfake_coach.train.coach import balanced_differs
 
 PASS_ACCURACY = 0.70
@@ -46,7 +47,7 @@ def success_checklist(data_dir: Path, project_dir: Path = Path("."), env_file: P
     run = RunFolder.latest(runs_dir(project_dir))
     saved, loads, metrics = False, False, {}
     try:
-        model_path = newest_model(project_dir / "models")
+        model_path = newest_model(project_dir / MODELS)
         saved = True
         metrics, loads = Detector.load(model_path).metrics, True
     except CoachError:  # no model yet, or one that does not load

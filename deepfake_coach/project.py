@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepfake_coach.config import CONFIG_FILE, ProjectConfig, load_project_config, save_project_config
+from deepfake_coach.data.sources import DOWNLOADS
 
 RUNS = "runs"
 MODELS = "models"
-DOWNLOADS = "downloads"  # where a downloaded dataset zip is kept, so that a second run reuses it
 
 
 @dataclass

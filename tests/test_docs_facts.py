@@ -117,7 +117,7 @@ def test_the_rules_the_docs_state_in_words_hold():
 
 
 def test_the_runs_metrics_columns_are_the_ones_written():
-    from deepfake_coach.train.loop import METRICS_FIELDS
+    from deepfake_coach.train.run import METRICS_FIELDS
 
     line = next(line for line in read("docs/training.md").splitlines() if line.strip().startswith("metrics.csv"))
     assert line.split(None, 1)[1].split(", ") == METRICS_FIELDS

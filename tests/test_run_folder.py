@@ -12,7 +12,7 @@ import pytest
 
 from deepfake_coach.errors import UsageError
 from deepfake_coach.train.coach import Advice, EpochMetrics
-from deepfake_coach.train.run import METRICS_FIELDS, RunFolder, find_run, latest_run, run_status, runs_dir
+from deepfake_coach.train.run import METRICS_FIELDS, RunFolder, runs_dir
 
 
 def folder_with(runs: Path, name: str, last: bool = True, **state) -> RunFolder:
@@ -44,7 +44,7 @@ def test_state_is_added_to_and_read_back(tmp_path):
     folder.write_state(stopped_by="SIGTERM")
     assert folder.state() == {"status": "interrupted", "epoch": 2, "stopped_by": "SIGTERM"}
     assert json.loads(folder.state_file.read_text())["epoch"] == 2
-    assert folder.status() == "interrupted" and run_status(folder.path) == "interrupted"
+    assert folder.status() == "interrupted" and RunFolder(folder.path).status() == "interrupted"  # read back from the file
     folder.state_file.write_text("[1, 2]")  # valid JSON, but no state
     assert folder.state() == {} and folder.status() == "unknown"
     folder.state_file.write_text("{half")
@@ -71,15 +71,15 @@ def test_a_process_that_is_not_the_leader_writes_nothing(tmp_path):
 
 def test_latest_and_find(tmp_path):
     runs = tmp_path / "runs"
-    assert RunFolder.latest(runs) is None and latest_run(runs) is None
+    assert RunFolder.latest(runs) is None
     folder_with(runs, "20260101_100000", status="interrupted")
     folder_with(runs, "20260101_110000", status="finished")
     (runs / "20260101_120000").mkdir()  # no state recorded: not a run yet
-    assert RunFolder.latest(runs).name == "20260101_110000" and latest_run(runs) == runs / "20260101_110000"
+    assert RunFolder.latest(runs).name == "20260101_110000" and RunFolder.latest(runs).path == runs / "20260101_110000"
     assert [f.name for f in RunFolder.all(runs)] == ["20260101_100000", "20260101_110000"]
 
     assert RunFolder.find(runs, "last").name == "20260101_100000"  # the newest unfinished one
-    assert find_run(runs, "20260101_100000") == runs / "20260101_100000"
+    assert RunFolder.find(runs, "20260101_100000").path == runs / "20260101_100000"
     assert RunFolder.find(runs, str(runs / "20260101_100000")).name == "20260101_100000"
     with pytest.raises(UsageError, match="already finished"):
         RunFolder.find(runs, "20260101_110000")

@@ -74,6 +74,6 @@ def test_a_killed_run_is_cut_off_not_training_and_resumes(cli, tmp_path, monkeyp
     result = cli("doctor")
     assert f"The run {run.name} was cut off" in result.stdout and "training now" not in result.stdout
     assert f"dfcoach train --resume {run.name}" in result.stdout
-    from deepfake_coach.train.loop import find_run
+    from deepfake_coach.train.run import RunFolder
 
-    assert find_run(tmp_path / "runs", "last") == run  # what `dfcoach train --resume last` continues
+    assert RunFolder.find(tmp_path / "runs", "last").path == run  # what `dfcoach train --resume last` continues

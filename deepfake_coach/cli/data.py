@@ -10,6 +10,7 @@ import typer
 from deepfake_coach.cli._base import Session, command, session
 from deepfake_coach.cli._options import Balance, DataDir, Force, Seed, VideoFrames
 from deepfake_coach.data import sources
+from deepfake_coach.data.sources import DOWNLOADS
 
 data_app = typer.Typer(help="Get a dataset, organize your own images, and check them.", no_args_is_help=True)
 
@@ -31,7 +32,7 @@ def data_download(
     data_dir: DataDir = None,
     images_per_class: Annotated[int, typer.Option(help="tiny_demo: images of each class (split 70/20/10).")] = 500,
     archive: Annotated[Optional[Path], typer.Option(help="kaggle_140k: the zip you downloaded in a browser, or the folder you unzipped it into (no Kaggle token needed).", show_default=False)] = None,
-    download_dir: Annotated[Path, typer.Option(help="kaggle_140k: where the downloaded zip is kept (a second run reuses it).")] = Path("downloads"),
+    download_dir: Annotated[Path, typer.Option(help="kaggle_140k: where the downloaded zip is kept (a second run reuses it).")] = Path(DOWNLOADS),
     train_per_class: Annotated[int, typer.Option(help="kaggle_140k: training images of each class.")] = 7000,
     val_per_class: Annotated[int, typer.Option(help="kaggle_140k: validation images of each class.")] = 2000,
     test_per_class: Annotated[int, typer.Option(help="kaggle_140k: test images of each class.")] = 1000,
@@ -49,22 +50,21 @@ def data_download(
 
     if name not in sources.DOWNLOADABLE:
         raise download.not_downloadable(name)
-    request = sources.DatasetRequest(name, session(ctx).project.data_dir(data_dir), seed, images_per_class=images_per_class,
-                                     archive=archive, download_dir=download_dir, source=source, official_splits=official_splits,
-                                     frames=frames, balance=balance)
+    where_from, parsed = None, {}  # where the data comes from (never the dataset folder itself), and flags read as values
     if name == "kaggle_140k":
         from deepfake_coach.data.sources.kaggle_140k import parse_counts
 
-        request = _replace(request, per_class=parse_counts(train_per_class, val_per_class, test_per_class))
+        parsed["per_class"] = parse_counts(train_per_class, val_per_class, test_per_class)
         # asked before a download that may take half an hour; the zip (or its download folder) must lie outside the dataset
         where_from = archive if archive is not None else download_dir
     elif name == "faceforensics":
         from deepfake_coach.data.sources import faceforensics
 
         where_from = faceforensics.require_source(source)
-        request = _replace(request, methods=faceforensics.parse_methods(methods), compression=faceforensics.parse_compression(compression))
-    else:
-        where_from = None
+        parsed.update(methods=faceforensics.parse_methods(methods), compression=faceforensics.parse_compression(compression))
+    request = sources.DatasetRequest(name, session(ctx).project.data_dir(data_dir), seed, images_per_class=images_per_class,
+                                     archive=archive, download_dir=download_dir, source=source, official_splits=official_splits,
+                                     frames=frames, balance=balance, **parsed)
     _get(ctx, request, force, where_from)
 
 
@@ -102,21 +102,17 @@ def data_check(
     _check_and_exit(session(ctx), session(ctx).project.data_dir(data_dir), as_json=as_json)
 
 
-def _replace(request, **changes):
-    from dataclasses import replace
-
-    return replace(request, **changes)
-
-
 def _get(ctx: typer.Context, request, force: bool, where_from: Path | None) -> None:
     """Get the dataset `request` names (the use case the wizard calls too), show what it made, check it."""
-    from deepfake_coach.usecases.dataset import get_dataset, may_build_into
+    from dataclasses import replace as with_changes
+
     from deepfake_coach.ui.reports import render_dataset_made
+    from deepfake_coach.usecases.dataset import get_dataset, may_build_into
 
     current = session(ctx)
     sample = request.name == "sample"  # made beside what is there, never replacing it
     replace = False if sample else may_build_into(request.data_dir, force, current.answers(), source=where_from)
-    result = get_dataset(_replace(request, replace=replace), current.project, current.output, current.progress())
+    result = get_dataset(with_changes(request, replace=replace), current.project, current.output, current.progress())
     render_dataset_made(result, request.data_dir, request.seed, current.output)
     if sample:
         current.output.next_step(f"dfcoach data check --data-dir {request.data_dir}", why="When you have added images")

@@ -57,7 +57,7 @@ def doctor(
     current = session(ctx)
     project = current.project
     context = DoctorContext(project_dir=project.root, data_dir=project.data_dir(data_dir), env_file=project.env_file(env_file),
-                            port=port, progress=current.progress())
+                            port=port, progress=current.progress(), model=project.config.train.model)
     results = run_checks(context)
     if as_json:
         current.output.json(results_json(results))

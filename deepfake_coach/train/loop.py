@@ -23,6 +23,7 @@ from deepfake_coach.config import TrainConfig
 from deepfake_coach.data.layout import DEFAULT_DATA_DIR
 from deepfake_coach.data.origin import dataset_origin
 from deepfake_coach.errors import CoachError, DataError, Interrupted, UsageError
+from deepfake_coach.project import MODELS
 from deepfake_coach.train.checkpoint import make_checkpoint, save_checkpoint
 from deepfake_coach.train.coach import Advice, Coach, EpochMetrics, best_epoch
 from deepfake_coach.train import recipe
@@ -31,9 +32,7 @@ from deepfake_coach.train.distributed import World
 from deepfake_coach.train.data import SplitImages, batches, load_split, pinned, prefetch, to_tensor, training_batches, typical_image_size
 from deepfake_coach.train.models import CLASS_NAMES, ModelSpec, build_model, check_image_size, default_image_size, get_spec, starts_pretrained
 from deepfake_coach.train.report import RunInfo, TrainReporter, TrainResult
-from deepfake_coach.train.run import (  # noqa: F401 (the run's names callers found here before train/run.py)
-    METRICS_FIELDS, RunFolder, best_model_path, find_run, latest_run, run_history, run_status, runs_dir, status_of,
-)
+from deepfake_coach.train.run import RunFolder, runs_dir
 from deepfake_coach.train.stop_signals import StopSignal, finish_stopping, stop_signals_as_interrupts
 from deepfake_coach.train.threshold import choose_threshold
 from deepfake_coach.train.weight_average import WeightAverage
@@ -357,7 +356,7 @@ def _set_up(config: TrainConfig, data_dir: Path, project_dir: Path, pretrained: 
     model, optimizer, scaler, criterion = training_parts(config, device, pretrained, load_weights=last is None)
     run = _Training(config, world, device, get_spec(config.model), size, pretrained, train, val, world.prepare(model), optimizer,
                     scaler, criterion, dataset_origin(data_dir), config.batch_size)
-    models_dir = project_dir / "models"
+    models_dir = project_dir / MODELS
     if last is not None:
         run.folder = RunFolder(folder.path, writes=world.leader)
         _restore(run, last)

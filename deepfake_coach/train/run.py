@@ -30,10 +30,10 @@ import yaml
 from deepfake_coach.config import TrainConfig
 from deepfake_coach.errors import CoachError, UsageError
 from deepfake_coach.fsutil import atomic_write_text
+from deepfake_coach.project import RUNS
 from deepfake_coach.train.coach import Advice, EpochMetrics
 from deepfake_coach.train.stop_signals import process_alive
 
-RUNS = "runs"
 CONFIG, STATE, LOG, METRICS, LAST, CURVES = "config.yaml", "state.json", "train.log", "metrics.csv", "last.pth", "curves.png"
 REPORT = "report.json"  # the evaluation's, beside its pictures
 EVALUATION_PICTURES = {"confusion": "confusion.png", "roc": "roc.png", "mistakes": "mistakes.png"}
@@ -107,7 +107,7 @@ class RunFolder:
         runs = Path(runs)
         if which == "last":
             candidates = sorted((p for p in runs.glob("*/") if (p / LAST).exists()), key=lambda p: p.name, reverse=True)
-            unfinished = [cls(p) for p in candidates if cls(p).status() != "finished"]
+            unfinished = [folder for folder in map(cls, candidates) if folder.status() != "finished"]
             if not unfinished:
                 raise UsageError("There is no unfinished run to resume.", hint="Start a new one with: dfcoach train")
             return unfinished[0]
@@ -351,39 +351,12 @@ class RunFolder:
                              hint="Start a new run with: dfcoach train") from None
 
 
-# --- the same, for callers that hold a run's path --------------------------------------------
-
-
-def find_run(runs: Path, which: str) -> Path:
-    """`last` (the newest unfinished run) or a run's name or path: the folder `--resume which` continues."""
-    return RunFolder.find(runs, which).path
-
-
-def latest_run(runs: Path) -> Path | None:
-    """The newest run folder that recorded its state (run names sort by time), or None."""
-    folder = RunFolder.latest(runs)
-    return folder.path if folder else None
-
-
-def run_status(run_dir: Path) -> str:
-    """`RunFolder.status` of the run in `run_dir`: unknown when its state.json cannot be read."""
-    return RunFolder(run_dir).status()
-
-
 def status_of(state: object) -> str:
-    """`run_status` for a state.json already read (None: it could not be)."""
+    """A run's status from its state.json, already read (None: it could not be): see `RunFolder.status`."""
     status = state.get("status", "unknown") if isinstance(state, dict) else "unknown"
     if status == "running" and state.get("host") == socket.gethostname() and not process_alive(state.get("pid")):
         return "cut_off"
     return status if isinstance(status, str) else "unknown"
-
-
-def run_history(run_dir: Path) -> list[EpochMetrics]:
-    return RunFolder(run_dir).history()
-
-
-def best_model_path(models_dir: Path, model_name: str, run_dir: Path) -> Path:
-    return RunFolder(run_dir).best_model_path(models_dir, model_name)
 
 
 def _metrics_row(metrics: EpochMetrics) -> dict:

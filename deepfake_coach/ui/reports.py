@@ -84,10 +84,8 @@ def render_dataset_choices(choices: tuple[Source, ...], console: Output) -> None
 
 def _list_some(output: Output, lines: list[str], where_the_rest_are: str = "", shown: int = 10) -> None:
     """The first `shown` lines, as text (file names are not markup), and how many more there are."""
-    for line in lines[:shown]:
-        output.err.print(f"  - {line}", markup=False)
-    if len(lines) > shown:
-        output.err.print(f"  ... and {len(lines) - shown:,} more{where_the_rest_are}", markup=False)
+    more = [f"  ... and {len(lines) - shown:,} more{where_the_rest_are}"] if len(lines) > shown else []
+    output.lines([f"  - {line}" for line in lines[:shown]] + more)
 
 
 def render_organize_summary(result, data_dir, output: Output) -> None:
@@ -138,10 +136,7 @@ def render_video_summary(result, data_dir, output: Output) -> None:
     problems = [(v.file, v.problem) for v in result.videos if v.problem] + result.skipped
     if problems:
         output.warn(f"{len(problems):,} files gave no faces or were not used:")
-        for file, why in problems[:10]:
-            output.err.print(f"  - {file}: {why}", markup=False)
-        if len(problems) > 10:
-            output.err.print(f"  ... and {len(problems) - 10:,} more (listed in {data_dir}/.dfcoach/organize.json)", markup=False)
+        _list_some(output, [f"{file}: {why}" for file, why in problems], f" (listed in {data_dir}/.dfcoach/organize.json)")
     output.info(f"Which picture comes from which video: {data_dir}/videos.csv")
 
 

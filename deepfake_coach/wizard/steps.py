@@ -361,12 +361,12 @@ def full_run(wizard: Wizard) -> None:
 def _unfinished_run(wizard: Wizard, name: str | None) -> str | None:
     """The run the wizard started earlier, when it was stopped before it finished."""
     from deepfake_coach.errors import CoachError
-    from deepfake_coach.train.run import find_run
+    from deepfake_coach.train.run import RunFolder
 
     if not _plain_run_name(name) or not wizard.continuing:
         return None
     try:
-        return find_run(wizard.project.runs_dir, name).name
+        return RunFolder.find(wizard.project.runs_dir, name).name
     except CoachError:  # finished, or deleted since
         return None
 
@@ -380,14 +380,14 @@ def _finished_quick_run(wizard: Wizard):
     """The epochs of the quick run the wizard started earlier, when it finished (stopped just after its
     last epoch, before this step was marked done): continuing does not run it again."""
     from deepfake_coach.errors import CoachError
-    from deepfake_coach.train.run import run_history, run_status
+    from deepfake_coach.train.run import RunFolder
 
     name = wizard.config.wizard.quick_run
-    run_dir = wizard.project.runs_dir / name if _plain_run_name(name) else None
-    if not wizard.continuing or run_dir is None or run_status(run_dir) != "finished":
+    run = RunFolder(wizard.project.runs_dir / name) if _plain_run_name(name) else None
+    if not wizard.continuing or run is None or run.status() != "finished":
         return None
     try:
-        history = run_history(run_dir)
+        history = run.history()
     except CoachError:
         return None
     if history:

@@ -16,6 +16,7 @@ from deepfake_coach.errors import UsageError
 # Defaults of a request, here so that making one imports nothing heavy (their modules import OpenCV).
 DEFAULT_SPLIT = (0.7, 0.2, 0.1)
 DEFAULT_FRAMES = 32  # frames taken from each video, as DeepfakeBench does
+DOWNLOADS = "downloads"  # where a downloaded dataset zip is kept, so that a second run reuses it
 FACEFORENSICS_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")  # the paper's four; FaceShifter came later
 
 
@@ -32,7 +33,7 @@ class DatasetRequest:
     replace: bool = False
     images_per_class: int = 500  # tiny_demo
     archive: Path | None = None  # kaggle_140k: the zip (or its unzipped folder); None downloads it
-    download_dir: Path = Path("downloads")  # kaggle_140k: where the downloaded zip is kept
+    download_dir: Path = Path(DOWNLOADS)  # kaggle_140k: where the downloaded zip is kept
     per_class: Mapping[str, int] | None = None  # kaggle_140k: images of each class per split
     source: Path | None = None  # folder: real/ and fake/ inside; faceforensics: its download folder
     split: tuple[float, float, float] = DEFAULT_SPLIT
