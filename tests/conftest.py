@@ -70,6 +70,14 @@ def cli() -> Cli:
 
 
 @pytest.fixture(autouse=True)
+def _own_folder(tmp_path_factory, monkeypatch):
+    """Each test runs in an empty folder of its own: a command that writes to the current folder (a
+    dataset recorded in dfcoach.yaml, say) never writes into the checkout, nor reads what another
+    test left there. Tests that need their project folder elsewhere change to it themselves."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True)
 def _plain_environment(monkeypatch):
     """Tests see what CI sees: no debug tracebacks, plain progress lines."""
     monkeypatch.delenv("DFCOACH_DEBUG", raising=False)
